@@ -1,0 +1,63 @@
+// Entry point: `moescope <subcommand> ...` runs headless; `moescope` or `moescope open PATH` opens the GUI.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "app/cli/cli.h"
+
+#ifdef MOESCOPE_WITH_GUI
+namespace moescope::gui {
+int run_gui(int argc, char** argv, const std::string& open_path);
+}
+#endif
+
+static void print_usage() {
+  std::printf("MoEScope %s: inspect Mixture-of-Experts routing\n\n", MOESCOPE_VERSION);
+  std::printf("usage: moescope [open PATH]          open the desktop app (default: the demo checkpoint)\n");
+  std::printf("       moescope <command> [options]  run headless\n\ncommands:\n");
+  for (const auto& c : moescope::cli::commands()) std::printf("  %-10s %s\n", c.name, c.summary);
+  std::printf("\nRun `moescope <command> --help` for a command's options.\n");
+}
+
+int main(int argc, char** argv) {
+  std::string open_path;
+  if (argc >= 2) {
+    const std::string cmd = argv[1];
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      print_usage();
+      return 0;
+    }
+    if (cmd == "--version") {
+      std::printf("moescope %s\n", MOESCOPE_VERSION);
+      return 0;
+    }
+    for (const auto& c : moescope::cli::commands()) {
+      if (cmd == c.name) {
+        moescope::cli::Args args(argv + 2, argv + argc);
+        try {
+          return c.run(args);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "moescope %s: error: %s\n", c.name, e.what());
+          return 1;
+        }
+      }
+    }
+    if (cmd == "open") {
+      if (argc < 3) {
+        std::fprintf(stderr, "moescope open: error: missing PATH (a checkpoint directory or a .h5 trace)\n");
+        return 2;
+      }
+      open_path = argv[2];
+    } else if (cmd.rfind("-", 0) != 0) {
+      std::fprintf(stderr, "moescope: error: unknown command '%s' (run `moescope --help`)\n", cmd.c_str());
+      return 2;
+    }
+  }
+#ifdef MOESCOPE_WITH_GUI
+  return moescope::gui::run_gui(argc, argv, open_path);
+#else
+  std::fprintf(stderr, "moescope: error: this build has no GUI (configured with MOESCOPE_GUI=OFF)\n");
+  return 2;
+#endif
+}

@@ -1,0 +1,49 @@
+// A loaded checkpoint: its config, the memory-mapped files and the bound weights.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/model/model_config.h"
+#include "engine/model/model_weights.h"
+
+namespace moescope {
+
+class WeightStore;  // engine/checkpoint/weight_store.h
+
+struct LoadProgress {
+  // Called with a fraction in [0,1] and a short message; return false to cancel (throws Cancelled).
+  virtual bool report(double fraction, const std::string& what) { return true; }
+  virtual ~LoadProgress() = default;
+};
+
+class Model {
+ public:
+  // Load config.json + safetensors (single file or sharded index) from a checkpoint directory.
+  static std::shared_ptr<const Model> load(const std::string& dir, LoadProgress* progress = nullptr);
+
+  const ModelConfig& config() const { return m_config; }
+  const ModelWeights& weights() const { return m_weights; }
+  const std::string& directory() const { return m_dir; }
+  const WeightStore& store() const { return *m_store; }
+  std::vector<std::string> dtypes() const;  // distinct dtypes of the bound weights
+
+  Model(ModelConfig config, std::shared_ptr<WeightStore> store, ModelWeights weights, std::string dir);
+
+ private:
+  ModelConfig m_config;
+  std::shared_ptr<WeightStore> m_store;  // keeps the mappings alive for m_weights
+  ModelWeights m_weights;
+  std::string m_dir;
+};
+
+// Parameter counts from the architecture alone (for `moescope info` on a bare config.json).
+struct ParamCounts {
+  double total = 0;                // every parameter
+  double active = 0;               // per token: everything except unselected routed experts
+  double active_without_embedding = 0;  // same, not counting the input embedding table
+  double embedding = 0;
+};
+ParamCounts count_parameters(const ModelConfig& cfg);
+
+}  // namespace moescope

@@ -1,0 +1,104 @@
+// One plain description of a MoE decoder, read from config.json and shared by every backend.
+// Fields a family does not use keep their defaults. Families map their config keys in
+// engine/model/families/<family>.cpp.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace moescope {
+
+enum class Family { Mixtral, OLMoE, Qwen2Moe, Qwen3Moe, DeepSeekV3, GptOss };
+const char* family_name(Family f);  // config.json model_type spelling: "mixtral", "olmoe", ...
+
+// How router logits become expert scores (see docs/model-semantics in shared/).
+enum class RouterScoring {
+  SoftmaxTopK,      // softmax over all experts, then top-k (Mixtral, OLMoE, Qwen2/3-MoE)
+  SigmoidGroupTopK, // sigmoid, + correction bias for selection, group-limited top-k (DeepSeek-V3)
+  TopKSoftmax,      // top-k on raw logits, softmax over the k (GPT-OSS)
+};
+
+enum class AttentionKind { GQA, MLA };
+
+struct RopeConfig {
+  double theta = 10000.0;
+  std::string type = "default";  // "default", "yarn", "linear", ... (others are rejected by the loader)
+  double factor = 1.0;
+  // yarn
+  double original_max_position = 0;
+  double beta_fast = 32, beta_slow = 1;
+  double mscale = 1, mscale_all_dim = 0;
+  bool interleaved = false;       // DeepSeek: rope on interleaved pairs
+  double partial_rotary_factor = 1.0;
+};
+
+struct ModelConfig {
+  Family family = Family::Mixtral;
+  std::string model_type;         // as written in config.json
+  std::string architecture;       // architectures[0]
+  std::string config_path;
+  std::string config_text;        // config.json verbatim (recorded in traces)
+
+  int vocab_size = 0;
+  int hidden_size = 0;
+  int num_layers = 0;
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;               // GQA head dim (config head_dim or hidden/heads)
+  int max_position_embeddings = 0;
+  float rms_norm_eps = 1e-5f;
+  RopeConfig rope;
+  bool tie_word_embeddings = false;
+  std::string hidden_act = "silu";
+
+  // attention
+  AttentionKind attention = AttentionKind::GQA;
+  bool qkv_bias = false;          // Qwen2-MoE, GPT-OSS
+  bool o_bias = false;            // GPT-OSS
+  bool qk_norm_full = false;      // OLMoE: RMSNorm over the whole q / k projection, before head split
+  bool qk_norm_per_head = false;  // Qwen3-MoE: RMSNorm of size head_dim per head
+  float clip_qkv = 0.0f;          // OLMoE clip_qkv (0 = off)
+  int sliding_window = 0;         // 0 = full attention on every layer
+  std::vector<bool> layer_sliding;  // GPT-OSS alternating layers
+  bool attention_sinks = false;   // GPT-OSS
+  // MLA (DeepSeek-V3)
+  int q_lora_rank = 0;            // 0 = plain q_proj
+  int kv_lora_rank = 0;
+  int qk_nope_head_dim = 0;
+  int qk_rope_head_dim = 0;
+  int v_head_dim = 0;
+
+  // feed-forward
+  int intermediate_size = 0;      // dense MLP width
+  int moe_intermediate_size = 0;  // routed expert width
+  std::vector<bool> layer_is_moe; // [num_layers]; false = dense MLP layer
+  int num_experts = 0;            // routed experts per MoE layer
+  int num_experts_per_tok = 0;    // k
+  RouterScoring scoring = RouterScoring::SoftmaxTopK;
+  bool norm_topk_prob = false;    // renormalise the k weights
+  bool router_bias = false;       // GPT-OSS router has a bias
+  bool score_correction_bias = false;  // DeepSeek e_score_correction_bias
+  int n_group = 1, topk_group = 1;
+  float routed_scaling_factor = 1.0f;
+  int num_shared_experts = 0;     // DeepSeek n_shared_experts, Qwen2-MoE: 1 when shared_expert_intermediate_size > 0
+  int shared_intermediate_size = 0;  // total width of the shared expert MLP
+  bool shared_expert_gate = false;   // Qwen2-MoE sigmoid gate on the shared expert
+  float swiglu_limit = 0.0f;      // GPT-OSS clamped SwiGLU (0 = plain SwiGLU)
+
+  // token ids (absent = -1); out-of-vocabulary ids are kept but produce a warning
+  int bos_token_id = -1;
+  std::vector<int> eos_token_ids;
+  int pad_token_id = -1;
+
+  std::vector<std::string> warnings;  // non-fatal findings, e.g. an eos id outside the vocabulary
+
+  int num_moe_layers() const;
+  std::vector<int> moe_layer_indices() const;
+};
+
+// Parse config.json text. `path` is used in error messages. Unknown architectures, missing required
+// keys and values the engine does not implement are Errors.
+ModelConfig parse_model_config(const std::string& json_text, const std::string& path);
+ModelConfig load_model_config(const std::string& config_json_path);
+
+}  // namespace moescope
