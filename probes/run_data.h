@@ -4,6 +4,7 @@
 // N = tokens, M = MoE layers, E = experts, K = widest selection (rows padded with -1 / 0.0).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ struct RunData {
   std::string backend = "cpu";
   std::string tokenizer_sha256;
   std::string prompt;          // text when given
+  std::string label;           // prompt label, e.g. the demo suite's "domain" (attr "label"; "" = none)
+  std::map<std::string, std::string> extra_attrs;  // further string attrs (sampling, capacity, ...)
+  std::map<std::string, double> extra_num_attrs;   // further numeric attrs
 
   // shape
   int num_experts = 0;         // E
@@ -44,9 +48,15 @@ struct RunData {
   std::vector<int64_t> step_ns;         // [S] wall time
   std::vector<int32_t> step_tokens;     // [S] tokens processed by the step
   std::vector<uint8_t> step_prefill;    // [S]
+  std::vector<int32_t> step_first_position;  // [S] position of the step's first token
+
+  int64_t next_token = -1;   // token sampled after the last recorded step, not yet run (-1 = none)
+  bool complete = true;      // false: the writer did not finish (killed run; a readable prefix)
 
   int num_tokens() const { return int(token_ids.size()); }
   int num_moe_layers() const { return int(moe_layers.size()); }
+  int num_steps() const { return int(step_ns.size()); }
+  bool has_next_logits() const { return vocab_size > 0 && next_logits.size() == token_ids.size() * size_t(vocab_size); }
   // Accessors (no bounds checks in release builds).
   const float* logits_at(int token, int moe_layer) const {
     return router_logits.data() + (size_t(token) * moe_layers.size() + moe_layer) * num_experts;
