@@ -1,0 +1,204 @@
+// Scalar reference kernels, run-time dispatch to the AVX2 row dots, and the small fp32 helpers
+// (RMSNorm, softmax, RoPE) that the forward pass shares across families.
+#include "engine/cpu/kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "engine/cpu/dot_kernels.h"
+#include "engine/util/error.h"
+#include "engine/util/half.h"
+#include "engine/util/thread_pool.h"
+
+namespace moescope::cpu {
+
+namespace detail {
+namespace {
+
+template <class Widen>
+void dot_rows_scalar(const float* x, int64_t ldx, int T, const void* w, int64_t K, float* y, int64_t ldy, Widen widen) {
+  for (int t = 0; t < T; ++t) {
+    const float* xr = x + int64_t(t) * ldx;
+    float s = 0.0f;
+    for (int64_t i = 0; i < K; ++i) s += widen(w, i) * xr[i];
+    y[int64_t(t) * ldy] = s;
+  }
+}
+
+void f32_rows(const float* x, int64_t ldx, int T, const void* w, int64_t K, float* y, int64_t ldy) {
+  dot_rows_scalar(x, ldx, T, w, K, y, ldy, [](const void* p, int64_t i) { return static_cast<const float*>(p)[i]; });
+}
+void bf16_rows(const float* x, int64_t ldx, int T, const void* w, int64_t K, float* y, int64_t ldy) {
+  dot_rows_scalar(x, ldx, T, w, K, y, ldy,
+                  [](const void* p, int64_t i) { return bf16_to_f32(static_cast<const uint16_t*>(p)[i]); });
+}
+void f16_rows(const float* x, int64_t ldx, int T, const void* w, int64_t K, float* y, int64_t ldy) {
+  dot_rows_scalar(x, ldx, T, w, K, y, ldy,
+                  [](const void* p, int64_t i) { return fp16_to_f32(static_cast<const uint16_t*>(p)[i]); });
+}
+
+}  // namespace
+
+const DotTable& scalar_table() {
+  static const DotTable table{&f32_rows, &bf16_rows, &f16_rows};
+  return table;
+}
+
+}  // namespace detail
+
+namespace {
+
+bool g_simd = detail::avx2_table() != nullptr;
+
+const detail::DotTable& table() { return g_simd ? *detail::avx2_table() : detail::scalar_table(); }
+
+detail::DotRowsFn fn_for(const TensorRef& W) {
+  const auto& t = table();
+  switch (W.dtype) {
+    case DType::F32: return t.f32;
+    case DType::BF16: return t.bf16;
+    case DType::F16: return t.f16;
+    default: throw Error("tensor '" + W.name + "': dtype " + dtype_name(W.dtype) + " is not supported for matrices");
+  }
+}
+
+}  // namespace
+
+bool simd_enabled() { return g_simd; }
+void set_simd_enabled(bool on) { g_simd = on && detail::avx2_table() != nullptr; }
+
+void check_matrix(const TensorRef& W, int64_t rows, int64_t cols) {
+  if (!W.valid()) throw Error("missing weight tensor '" + W.name + "'");
+  if (W.dtype != DType::F32 && W.dtype != DType::BF16 && W.dtype != DType::F16)
+    throw Error("tensor '" + W.name + "': dtype " + dtype_name(W.dtype) + " is not supported (F32, BF16, F16)");
+  if ((rows >= 0 && W.rows() != rows) || W.cols() != cols)
+    throw Error("tensor '" + W.name + "': expected [" + std::to_string(rows) + ", " + std::to_string(cols) +
+                "], found [" + std::to_string(W.rows()) + ", " + std::to_string(W.cols()) + "]");
+}
+
+void widen_row(const TensorRef& W, int64_t row, float* out) {
+  const int64_t K = W.cols();
+  const std::byte* p = W.data + size_t(row * K) * dtype_size(W.dtype);
+  switch (W.dtype) {
+    case DType::F32: std::memcpy(out, p, size_t(K) * 4); return;
+    case DType::BF16: {
+      const auto* h = reinterpret_cast<const uint16_t*>(p);
+      for (int64_t i = 0; i < K; ++i) out[i] = bf16_to_f32(h[i]);
+      return;
+    }
+    case DType::F16: {
+      const auto* h = reinterpret_cast<const uint16_t*>(p);
+      for (int64_t i = 0; i < K; ++i) out[i] = fp16_to_f32(h[i]);
+      return;
+    }
+    default:
+      for (int64_t i = 0; i < K; ++i) out[i] = W.at(row * K + i);
+  }
+}
+
+float dot_row(const float* x, const TensorRef& W, int64_t row) {
+  const int64_t K = W.cols();
+  float y = 0.0f;
+  fn_for(W)(x, K, 1, W.data + size_t(row * K) * dtype_size(W.dtype), K, &y, 1);
+  return y;
+}
+
+void linear_multi(ThreadPool& pool, const float* x, int64_t ldx, int T, const LinearJob* jobs, int njobs) {
+  if (T <= 0 || njobs <= 0) return;
+  struct Prepared {
+    detail::DotRowsFn fn;
+    const std::byte* w;
+    size_t row_bytes;
+    int64_t K;
+    int64_t first_row;  // global row index where this job starts
+    int64_t rows;
+    const float* bias;  // null when absent (biases are read through to_f32-free paths below)
+    const TensorRef* bias_ref;
+    float* y;
+    int64_t ldy;
+  };
+  Prepared prep[4];
+  if (njobs > 4) throw Error("linear_multi: at most 4 jobs");
+  int64_t total = 0;
+  int64_t K = -1;
+  for (int j = 0; j < njobs; ++j) {
+    const TensorRef& W = *jobs[j].W;
+    if (K < 0) K = W.cols();
+    const TensorRef* b = (jobs[j].bias && jobs[j].bias->valid()) ? jobs[j].bias : nullptr;
+    prep[j] = {fn_for(W), W.data, size_t(W.cols()) * dtype_size(W.dtype), W.cols(), total, W.rows(),
+               (b && b->dtype == DType::F32) ? reinterpret_cast<const float*>(b->data) : nullptr, b, jobs[j].y, jobs[j].ldy};
+    total += W.rows();
+  }
+  // Enough work per chunk that waking a thread pays off (~32k multiply-adds).
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, K * T));
+  pool.parallel_for(total, grain, [&](int64_t begin, int64_t end, int) {
+    int j = 0;
+    for (int64_t r = begin; r < end; ++r) {
+      while (r >= prep[j].first_row + prep[j].rows) ++j;
+      const Prepared& p = prep[j];
+      const int64_t n = r - p.first_row;
+      float* y = p.y + n;
+      p.fn(x, ldx, T, p.w + size_t(n) * p.row_bytes, p.K, y, p.ldy);
+      if (p.bias_ref) {
+        const float b = p.bias ? p.bias[n] : p.bias_ref->at(n);
+        for (int t = 0; t < T; ++t) y[int64_t(t) * p.ldy] += b;
+      }
+    }
+  });
+}
+
+void linear(ThreadPool& pool, const float* x, int64_t ldx, int T, const TensorRef& W, const TensorRef* bias, float* y,
+            int64_t ldy) {
+  LinearJob job{&W, bias, y, ldy};
+  linear_multi(pool, x, ldx, T, &job, 1);
+}
+
+void rmsnorm(const float* x, const TensorRef& w, int64_t n, float eps, float* y) {
+  double ss = 0.0;
+  for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * double(x[i]);
+  const float var = float(ss / double(n));
+  const float r = 1.0f / std::sqrt(var + eps);
+  if (!w.valid()) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * r;
+  } else if (w.dtype == DType::F32) {
+    const float* wf = reinterpret_cast<const float*>(w.data);
+    for (int64_t i = 0; i < n; ++i) y[i] = wf[i] * (x[i] * r);
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = w.at(i) * (x[i] * r);
+  }
+}
+
+void softmax(float* x, int n) {
+  if (n <= 0) return;
+  float m = x[0];
+  for (int i = 1; i < n; ++i) m = std::max(m, x[i]);
+  float s = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - m);
+    s += x[i];
+  }
+  for (int i = 0; i < n; ++i) x[i] /= s;
+}
+
+void rope_rotate_half(float* v, int dim, const float* cos, const float* sin) {
+  const int h = dim / 2;
+  for (int i = 0; i < h; ++i) {
+    const float a = v[i], b = v[i + h];
+    v[i] = a * cos[i] - b * sin[i];
+    v[i + h] = b * cos[i] + a * sin[i];
+  }
+}
+
+void rope_interleaved(float* v, int dim, const float* cos, const float* sin, float* tmp) {
+  const int h = dim / 2;
+  for (int i = 0; i < h; ++i) {
+    tmp[i] = v[2 * i];
+    tmp[i + h] = v[2 * i + 1];
+  }
+  rope_rotate_half(tmp, dim, cos, sin);
+  std::memcpy(v, tmp, size_t(dim) * sizeof(float));
+}
+
+}  // namespace moescope::cpu

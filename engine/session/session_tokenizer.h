@@ -1,0 +1,16 @@
+// Internal to the session: the few tokenizer calls it needs, in one place.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace moescope {
+
+class Tokenizer;
+
+// tokenizer.json of a checkpoint directory, or null when there is none.
+std::shared_ptr<const Tokenizer> load_session_tokenizer(const std::string& model_dir);
+std::vector<int32_t> session_encode(const Tokenizer& tok, const std::string& text, bool add_special_tokens);
+
+}  // namespace moescope

@@ -1,0 +1,56 @@
+// A fixed pool of worker threads for data-parallel loops (matvec rows, attention heads, experts).
+// parallel_for() never allocates: the body is passed as a function pointer + context, and the
+// calling thread works alongside the workers, so a pool of N threads uses N cores in total.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace moescope {
+
+class ThreadPool {
+ public:
+  // threads <= 0: one per hardware thread. The calling thread counts as one of them.
+  explicit ThreadPool(int threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return m_size; }
+
+  // Run body(begin, end, thread_index) over [0, n) in chunks of at least `grain` items.
+  // thread_index is in [0, size()) and unique among concurrently running chunks, so callers can
+  // give each thread its own scratch slice. Runs inline when the work is too small to split.
+  template <class F>
+  void parallel_for(int64_t n, int64_t grain, F&& body) {
+    auto thunk = [](void* ctx, int64_t b, int64_t e, int t) { (*static_cast<F*>(ctx))(b, e, t); };
+    run(n, grain, thunk, &body);
+  }
+
+ private:
+  using Fn = void (*)(void*, int64_t, int64_t, int);
+  void run(int64_t n, int64_t grain, Fn fn, void* ctx);
+  void worker(int index);
+  void work_chunks(int thread_index);
+
+  int m_size = 1;
+  std::vector<std::thread> m_threads;
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  std::condition_variable m_done;
+  // current job (valid while m_active > 0)
+  Fn m_fn = nullptr;
+  void* m_ctx = nullptr;
+  int64_t m_n = 0;
+  int64_t m_chunk = 1;
+  std::atomic<int64_t> m_next{0};
+  int m_pending = 0;            // workers that have not yet finished the current job
+  uint64_t m_generation = 0;    // bumps per job so workers see each job once
+  bool m_stop = false;
+  std::mutex m_run_mutex;       // one job at a time (nested calls run inline)
+};
+
+}  // namespace moescope
