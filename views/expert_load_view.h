@@ -1,0 +1,43 @@
+// Expert load view: for the chosen MoE layer, one bar per expert (tokens routed, Qt Charts) with the
+// capacity line C = CF * T * k / E for an adjustable capacity factor; the part of a bar above C is
+// red. Below: the load table (experts x layers + session total) and a one-line session summary.
+#pragma once
+#include <QWidget>
+
+#include "probes/run_data.h"
+
+class QChart;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QTableView;
+
+namespace moescope::views {
+
+class ExpertLoadModel;
+
+class ExpertLoadView : public QWidget {
+  Q_OBJECT
+ public:
+  explicit ExpertLoadView(QWidget* parent = nullptr);
+  void setSnapshot(RunSnapshot run);
+  void setLayer(int moe_layer);
+  void setCapacityFactor(double cf);
+  ExpertLoadModel* model() const { return m_model; }
+  QChart* chart() const { return m_chart; }
+  QString summaryText() const;
+
+ private:
+  void rebuildChart();
+  void updateSummary();
+  ExpertLoadModel* m_model;
+  QChart* m_chart;
+  QComboBox* m_layer_combo;
+  QDoubleSpinBox* m_cf_spin;
+  QLabel* m_summary;
+  QTableView* m_table;
+  RunSnapshot m_run;
+  int m_layer = 0;
+};
+
+}  // namespace moescope::views
