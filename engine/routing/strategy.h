@@ -19,10 +19,14 @@ class RoutingStrategy {
   virtual void rewind(int position) {}
   // Start of a new sequence.
   virtual void reset() {}
+  // Widest RoutingDecision::k_max it produces, the same at every step (0 = not known). Recorders can
+  // size the trace's K from it: topp and expert-choice rows are E wide, topk:K rows K wide.
+  virtual int max_experts_per_token() const { return 0; }
 };
 
 // Parse a spec (composition with '+'); validates against the model (k range, expert ids, layers).
-// Bad specs throw moescope::Error with a message naming the spec and the problem.
+// Bad specs throw moescope::Error with a message naming the spec and the problem. The grammar and
+// the meaning of each strategy are in docs/strategies.md; the result keeps its own copy of `config`.
 std::unique_ptr<RoutingStrategy> make_strategy(const std::string& spec, const ModelConfig& config);
 
 // The checkpoint's own rule, exactly as Hugging Face computes it (used by "native").

@@ -80,6 +80,14 @@ class Session {
   int prompt_length() const { return m_prompt_len; }
   int position() const { return m_computed; }  // tokens whose KV is cached
   int32_t pending_token() const { return m_pending; }  // -1 when none
+  // Teacher forcing (used by `moescope compare --teacher-forced`): replace the pending token so the
+  // next step() appends `id` instead of the sampled one. False (nothing changed) when no token is
+  // pending (call after prefill()/step()) or `id` is outside the vocabulary.
+  bool force_pending_token(int32_t id) {
+    if (m_pending < 0 || id < 0 || id >= m_model->config().vocab_size) return false;
+    m_pending = id;
+    return true;
+  }
   int max_context() const;
   bool is_eos(int32_t token) const;
   bool at_eos() const;  // the last generated token is an EOS token

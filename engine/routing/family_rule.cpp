@@ -1,0 +1,185 @@
+// The per-family router rule with a free k and an expert mask (see family_rule.h). Mirrors the
+// Hugging Face modeling files: Mixtral/OLMoE/Qwen softmax -> top-k (-> renormalise), DeepSeek-V3
+// sigmoid + correction bias + group-limited top-k, GPT-OSS top-k on logits -> softmax over the k.
+#include "engine/routing/family_rule.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "engine/model/model_config.h"
+
+namespace moescope {
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+bool is_disabled(const FamilyRow& row, int e) { return row.disabled && row.disabled[e]; }
+
+// DeepSeek-V3 selection scores: sigmoid + bias, masked experts -inf, experts outside the kept
+// groups 0.0 (HF fills them with 0.0, not -inf: with negative corrected scores they can still win).
+// `in_kept_group[e]` is set for experts of the kept groups.
+void deepseek_choice_scores(const FamilyRow& row, const float* logits, std::vector<float>& sig,
+                            std::vector<float>& choice, std::vector<uint8_t>& in_kept_group) {
+  const ModelConfig& cfg = *row.config;
+  const int E = row.num_experts;
+  sig.resize(E);
+  choice.resize(E);
+  in_kept_group.assign(E, 1);
+  for (int e = 0; e < E; ++e) {
+    sig[e] = 1.0f / (1.0f + std::exp(-logits[e]));
+    choice[e] = is_disabled(row, e) ? kNegInf : sig[e] + (row.bias ? row.bias[e] : 0.0f);
+  }
+  const int groups = std::max(1, cfg.n_group);
+  if (groups <= 1 || E % groups != 0) return;
+  const int per = E / groups;
+  std::vector<float> group_score(groups);
+  for (int g = 0; g < groups; ++g) {
+    // sum of the top-2 choice scores of the group
+    float a = kNegInf, b = kNegInf;
+    for (int j = 0; j < per; ++j) {
+      const float v = choice[g * per + j];
+      if (v > a) { b = a; a = v; } else if (v > b) { b = v; }
+    }
+    group_score[g] = per >= 2 ? a + b : a;
+  }
+  std::vector<int32_t> order;
+  rank_by_key(group_score.data(), groups, order);
+  std::vector<uint8_t> keep(groups, 0);
+  for (int i = 0; i < std::min(cfg.topk_group, groups); ++i) keep[order[i]] = 1;
+  for (int e = 0; e < E; ++e) {
+    if (keep[e / per]) continue;
+    in_kept_group[e] = 0;
+    if (!is_disabled(row, e)) choice[e] = 0.0f;
+  }
+}
+
+}  // namespace
+
+void rank_by_key(const float* key, int n, std::vector<int32_t>& order) {
+  order.resize(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [key](int32_t a, int32_t b) { return key[a] > key[b]; });
+}
+
+void masked_softmax(const float* logits, int n, const uint8_t* disabled, float* out) {
+  float mx = kNegInf;
+  for (int i = 0; i < n; ++i)
+    if (!(disabled && disabled[i])) mx = std::max(mx, logits[i]);
+  float sum = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    out[i] = (disabled && disabled[i]) ? 0.0f : std::exp(logits[i] - mx);
+    sum += out[i];
+  }
+  for (int i = 0; i < n; ++i) out[i] /= sum;
+}
+
+bool family_renormalises(const ModelConfig& config) {
+  return config.family == Family::Mixtral || config.norm_topk_prob;
+}
+
+float family_weight_scale(const ModelConfig& config) {
+  return config.scoring == RouterScoring::SigmoidGroupTopK ? config.routed_scaling_factor : 1.0f;
+}
+
+int family_topk(const FamilyRow& row, const float* logits, int k, int32_t* experts, float* weights) {
+  const ModelConfig& cfg = *row.config;
+  const int E = row.num_experts;
+  std::fill(experts, experts + k, -1);
+  std::fill(weights, weights + k, 0.0f);
+  std::vector<int32_t> order;
+  int chosen = 0;
+  switch (cfg.scoring) {
+    case RouterScoring::SoftmaxTopK: {
+      std::vector<float> probs(E);
+      masked_softmax(logits, E, row.disabled, probs.data());
+      // rank on the logits: same order as the probabilities, without rounding ties
+      std::vector<float> key(logits, logits + E);
+      for (int e = 0; e < E; ++e)
+        if (is_disabled(row, e)) key[e] = kNegInf;
+      rank_by_key(key.data(), E, order);
+      float sum = 0.0f;
+      for (int i = 0; i < k && i < E; ++i) {
+        if (is_disabled(row, order[i])) break;
+        experts[i] = order[i];
+        weights[i] = probs[order[i]];
+        sum += weights[i];
+        ++chosen;
+      }
+      if (family_renormalises(cfg) && sum > 0.0f)
+        for (int i = 0; i < chosen; ++i) weights[i] /= sum;
+      break;
+    }
+    case RouterScoring::TopKSoftmax: {
+      std::vector<float> key(logits, logits + E);
+      for (int e = 0; e < E; ++e)
+        if (is_disabled(row, e)) key[e] = kNegInf;
+      rank_by_key(key.data(), E, order);
+      for (int i = 0; i < k && i < E; ++i) {
+        if (is_disabled(row, order[i])) break;
+        experts[i] = order[i];
+        ++chosen;
+      }
+      float mx = kNegInf, sum = 0.0f;
+      for (int i = 0; i < chosen; ++i) mx = std::max(mx, logits[experts[i]]);
+      for (int i = 0; i < chosen; ++i) sum += (weights[i] = std::exp(logits[experts[i]] - mx));
+      for (int i = 0; i < chosen; ++i) weights[i] /= sum;
+      break;
+    }
+    case RouterScoring::SigmoidGroupTopK: {
+      std::vector<float> sig, choice;
+      std::vector<uint8_t> kept;
+      deepseek_choice_scores(row, logits, sig, choice, kept);
+      rank_by_key(choice.data(), E, order);
+      float sum = 0.0f;
+      for (int i = 0; i < k && i < E; ++i) {
+        if (is_disabled(row, order[i])) break;
+        experts[i] = order[i];
+        weights[i] = sig[order[i]];
+        sum += weights[i];
+        ++chosen;
+      }
+      if (cfg.norm_topk_prob)
+        for (int i = 0; i < chosen; ++i) weights[i] /= (sum + 1e-20f);
+      for (int i = 0; i < chosen; ++i) weights[i] *= cfg.routed_scaling_factor;
+      break;
+    }
+  }
+  return chosen;
+}
+
+int family_probabilities(const FamilyRow& row, const float* logits, float* probs, std::vector<int32_t>& rank) {
+  const ModelConfig& cfg = *row.config;
+  const int E = row.num_experts;
+  std::vector<int32_t> order;
+  rank.clear();
+  if (cfg.scoring == RouterScoring::SigmoidGroupTopK) {
+    std::vector<float> sig, choice;
+    std::vector<uint8_t> kept;
+    deepseek_choice_scores(row, logits, sig, choice, kept);
+    double sum = 0.0;
+    for (int e = 0; e < E; ++e) {
+      const bool eligible = kept[e] && !is_disabled(row, e);
+      probs[e] = eligible ? sig[e] : 0.0f;
+      sum += probs[e];
+      if (!eligible) choice[e] = kNegInf;
+    }
+    for (int e = 0; e < E; ++e) probs[e] = sum > 0 ? float(probs[e] / sum) : 0.0f;
+    rank_by_key(choice.data(), E, order);
+    for (int e : order)
+      if (kept[e] && !is_disabled(row, e)) rank.push_back(e);
+    return int(rank.size());
+  }
+  masked_softmax(logits, E, row.disabled, probs);
+  std::vector<float> key(logits, logits + E);
+  for (int e = 0; e < E; ++e)
+    if (is_disabled(row, e)) key[e] = kNegInf;
+  rank_by_key(key.data(), E, order);
+  for (int e : order)
+    if (!is_disabled(row, e)) rank.push_back(e);
+  return int(rank.size());
+}
+
+}  // namespace moescope
