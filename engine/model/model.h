@@ -1,5 +1,6 @@
 // A loaded checkpoint: its config, the memory-mapped files and the bound weights.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,7 +20,9 @@ struct LoadProgress {
 
 class Model {
  public:
-  // Load config.json + safetensors (single file or sharded index) from a checkpoint directory.
+  // Load config.json + safetensors (single file or sharded index) from a checkpoint directory (a path to
+  // its config.json also works). Throws Error naming the file and tensor on any problem (see
+  // families/family.h for unexpected tensors), Cancelled when `progress` returns false.
   static std::shared_ptr<const Model> load(const std::string& dir, LoadProgress* progress = nullptr);
 
   const ModelConfig& config() const { return m_config; }
@@ -45,5 +48,8 @@ struct ParamCounts {
   double embedding = 0;
 };
 ParamCounts count_parameters(const ModelConfig& cfg);
+// Parameters actually bound in `w` (each stored element once: tied lm_head and fused-expert views are
+// not double counted). For a loaded model this must equal count_parameters(cfg).total.
+int64_t count_weight_parameters(const ModelWeights& w);
 
 }  // namespace moescope

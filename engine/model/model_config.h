@@ -28,6 +28,8 @@ struct RopeConfig {
   double original_max_position = 0;
   double beta_fast = 32, beta_slow = 1;
   double mscale = 1, mscale_all_dim = 0;
+  double attention_factor = 0;    // yarn: explicit attention scaling (0 = derive from factor/mscale)
+  bool truncate = true;           // yarn: round the correction range to integers (GPT-OSS sets false)
   bool interleaved = false;       // DeepSeek: rope on interleaved pairs
   double partial_rotary_factor = 1.0;
 };
@@ -44,7 +46,7 @@ struct ModelConfig {
   int num_layers = 0;
   int num_heads = 0;
   int num_kv_heads = 0;
-  int head_dim = 0;               // GQA head dim (config head_dim or hidden/heads)
+  int head_dim = 0;               // GQA head dim (config head_dim or hidden/heads); MLA: nope+rope (q/k head)
   int max_position_embeddings = 0;
   float rms_norm_eps = 1e-5f;
   RopeConfig rope;
@@ -67,6 +69,7 @@ struct ModelConfig {
   int qk_nope_head_dim = 0;
   int qk_rope_head_dim = 0;
   int v_head_dim = 0;
+  int num_nextn_predict_layers = 0;  // DeepSeek MTP layers stored after the decoder (not run, not counted)
 
   // feed-forward
   int intermediate_size = 0;      // dense MLP width

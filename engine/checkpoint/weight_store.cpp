@@ -1,0 +1,121 @@
+// Single-file and sharded (index.json) checkpoints behind one name -> tensor lookup.
+#include "engine/checkpoint/weight_store.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/util/error.h"
+
+namespace moescope {
+
+namespace fs = std::filesystem;
+
+std::shared_ptr<WeightStore> WeightStore::open_file(const std::string& path) {
+  auto store = std::make_shared<WeightStore>();
+  store->m_location = path;
+  store->m_files.push_back(std::make_unique<SafetensorsFile>(path));
+  for (const auto& e : store->m_files.back()->entries())
+    store->m_index.emplace(e.name, Slot{store->m_files.back().get(), &e});
+  return store;
+}
+
+std::shared_ptr<WeightStore> WeightStore::open_dir(
+    const std::string& dir, const std::function<void(size_t, size_t, const std::string&)>& on_file) {
+  const fs::path index = fs::path(dir) / "model.safetensors.index.json";
+  const fs::path single = fs::path(dir) / "model.safetensors";
+  std::error_code ec;
+  if (!fs::exists(index, ec)) {
+    if (!fs::exists(single, ec))
+      throw Error(dir + ": no model.safetensors or model.safetensors.index.json in this directory");
+    if (on_file) on_file(0, 1, single.string());
+    return open_file(single.string());
+  }
+
+  auto store = std::make_shared<WeightStore>();
+  store->m_location = index.string();
+  store->m_index_path = index.string();
+  const std::string ip = index.string();
+  nlohmann::json j;
+  {
+    std::ifstream in(index);
+    if (!in) throw Error(ip + ": cannot read");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    try {
+      j = nlohmann::json::parse(ss.str());
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(ip + ": invalid JSON: " + e.what());
+    }
+  }
+  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+    throw Error(ip + ": no \"weight_map\" object");
+
+  // Shards in first-mention order of sorted shard names, so progress is stable.
+  std::map<std::string, std::vector<std::string>> by_shard;
+  for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+    if (!it.value().is_string()) throw Error(ip + ": weight_map entry for '" + it.key() + "' is not a file name");
+    by_shard[it.value().get<std::string>()].push_back(it.key());
+  }
+  if (by_shard.empty()) throw Error(ip + ": weight_map is empty");
+  size_t i = 0;
+  for (const auto& [shard, names] : by_shard) {
+    const fs::path sp = fs::path(dir) / shard;
+    if (shard.find('/') != std::string::npos || shard == ".." || !fs::exists(sp, ec))
+      throw Error(ip + ": shard '" + shard + "' (holding '" + names.front() + "') does not exist in " + dir);
+    if (on_file) on_file(i, by_shard.size(), sp.string());
+    ++i;
+    store->m_files.push_back(std::make_unique<SafetensorsFile>(sp.string()));
+    const SafetensorsFile* f = store->m_files.back().get();
+    for (const auto& n : names) {
+      const SafetensorsEntry* e = f->find(n);
+      if (!e) throw Error(ip + ": tensor '" + n + "' is mapped to shard '" + shard + "', but " + sp.string() +
+                          " has no tensor of that name");
+      store->m_index.emplace(n, Slot{f, e});
+    }
+    size_t unlisted = 0;
+    for (const auto& e : f->entries())
+      if (!store->m_index.count(e.name)) ++unlisted;
+    if (unlisted)
+      store->m_warnings.push_back(sp.string() + ": " + std::to_string(unlisted) +
+                                  " tensors not listed in model.safetensors.index.json were ignored");
+  }
+  return store;
+}
+
+const SafetensorsEntry* WeightStore::find(const std::string& name) const {
+  auto it = m_index.find(name);
+  return it == m_index.end() ? nullptr : it->second.entry;
+}
+
+TensorRef WeightStore::get(const std::string& name) const {
+  auto it = m_index.find(name);
+  if (it == m_index.end()) throw Error(m_location + ": checkpoint has no tensor '" + name + "'");
+  return it->second.file->tensor(*it->second.entry);
+}
+
+const std::string& WeightStore::file_of(const std::string& name) const {
+  auto it = m_index.find(name);
+  if (it == m_index.end()) throw Error(m_location + ": checkpoint has no tensor '" + name + "'");
+  return it->second.file->path();
+}
+
+std::vector<std::string> WeightStore::names() const {
+  std::vector<std::string> out;
+  out.reserve(m_index.size());
+  for (const auto& kv : m_index) out.push_back(kv.first);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+uint64_t WeightStore::total_bytes() const {
+  uint64_t n = 0;
+  for (const auto& f : m_files) n += f->file_size();
+  return n;
+}
+
+}  // namespace moescope

@@ -1,0 +1,399 @@
+// Helpers shared by the per-architecture files: config.json key reading, the common decoder fields,
+// RoPE parameters (old top-level and transformers-5 "rope_parameters" forms) and weight binding with
+// shape checks against the config.
+#include <algorithm>
+#include <cmath>
+#include <regex>
+
+#include "engine/checkpoint/weight_store.h"
+#include "engine/model/families/family.h"
+#include "engine/util/error.h"
+
+namespace moescope::families {
+
+// ---- ConfigReader ------------------------------------------------------------------------------
+
+void ConfigReader::fail(const std::string& what) const { throw Error(path + ": " + what); }
+
+bool ConfigReader::has(const char* key) const { return j.contains(key) && !j[key].is_null(); }
+
+static bool to_int(const json& v, int& out) {
+  if (v.is_number_integer()) {
+    const int64_t x = v.get<int64_t>();
+    if (x < INT32_MIN || x > INT32_MAX) return false;
+    out = int(x);
+    return true;
+  }
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (d != std::floor(d) || std::fabs(d) > 2e9) return false;
+    out = int(d);
+    return true;
+  }
+  return false;
+}
+
+int ConfigReader::get_int(const char* key) const {
+  if (!has(key)) fail(std::string("missing required key \"") + key + "\"");
+  int v;
+  if (!to_int(j[key], v)) fail(std::string("\"") + key + "\" must be an integer, got " + j[key].dump());
+  return v;
+}
+
+int ConfigReader::get_int(const char* key, int fallback) const { return has(key) ? get_int(key) : fallback; }
+
+double ConfigReader::get_double(const char* key, double fallback) const {
+  if (!has(key)) return fallback;
+  if (!j[key].is_number()) fail(std::string("\"") + key + "\" must be a number, got " + j[key].dump());
+  return j[key].get<double>();
+}
+
+bool ConfigReader::get_bool(const char* key, bool fallback) const {
+  if (!has(key)) return fallback;
+  if (!j[key].is_boolean()) fail(std::string("\"") + key + "\" must be true or false, got " + j[key].dump());
+  return j[key].get<bool>();
+}
+
+std::string ConfigReader::get_string(const char* key, const std::string& fallback) const {
+  if (!has(key)) return fallback;
+  if (!j[key].is_string()) fail(std::string("\"") + key + "\" must be a string, got " + j[key].dump());
+  return j[key].get<std::string>();
+}
+
+int ConfigReader::get_int_any(std::initializer_list<const char*> keys) const {
+  for (const char* k : keys)
+    if (has(k)) return get_int(k);
+  std::string names;
+  for (const char* k : keys) names += std::string(names.empty() ? "" : " or ") + "\"" + k + "\"";
+  fail("missing required key " + names);
+}
+
+// ---- common fields -----------------------------------------------------------------------------
+
+static void read_token_ids(const ConfigReader& r, ModelConfig& c) {
+  c.bos_token_id = r.get_int("bos_token_id", -1);
+  c.pad_token_id = r.get_int("pad_token_id", -1);
+  c.eos_token_ids.clear();
+  if (r.has("eos_token_id")) {
+    const json& e = r.j["eos_token_id"];
+    if (e.is_array()) {
+      for (const auto& x : e) {
+        int v;
+        if (!to_int(x, v)) r.fail("\"eos_token_id\" must be an integer or a list of integers");
+        c.eos_token_ids.push_back(v);
+      }
+    } else {
+      c.eos_token_ids.push_back(r.get_int("eos_token_id"));
+    }
+  }
+  auto check = [&](const char* key, int id) {
+    if (id >= 0 && id >= c.vocab_size)
+      c.warnings.push_back(r.path + ": " + key + " " + std::to_string(id) + " is outside the vocabulary (vocab_size " +
+                           std::to_string(c.vocab_size) + "); it can never be generated");
+  };
+  check("bos_token_id", c.bos_token_id);
+  check("pad_token_id", c.pad_token_id);
+  for (int e : c.eos_token_ids) check("eos_token_id", e);
+}
+
+void parse_common_base(const ConfigReader& r, ModelConfig& c) {
+  c.vocab_size = r.get_int("vocab_size");
+  c.hidden_size = r.get_int("hidden_size");
+  c.num_layers = r.get_int("num_hidden_layers");
+  c.max_position_embeddings = r.get_int("max_position_embeddings", 0);
+  c.rms_norm_eps = float(r.get_double("rms_norm_eps", 1e-6));
+  c.tie_word_embeddings = r.get_bool("tie_word_embeddings", false);
+  c.hidden_act = r.get_string("hidden_act", "silu");
+  if (c.hidden_act != "silu")
+    r.fail("hidden_act '" + c.hidden_act + "' is not supported (the engine implements silu / SwiGLU only)");
+  if (c.vocab_size <= 0 || c.hidden_size <= 0 || c.num_layers <= 0)
+    r.fail("vocab_size, hidden_size and num_hidden_layers must be positive");
+  read_token_ids(r, c);
+  parse_rope(r, c);
+}
+
+void parse_common_gqa(const ConfigReader& r, ModelConfig& c) {
+  parse_common_base(r, c);
+  c.num_heads = r.get_int("num_attention_heads");
+  c.num_kv_heads = r.get_int("num_key_value_heads", c.num_heads);
+  if (c.num_heads <= 0 || c.num_kv_heads <= 0 || c.num_heads % c.num_kv_heads != 0)
+    r.fail("num_attention_heads (" + std::to_string(c.num_heads) + ") must be a positive multiple of num_key_value_heads (" +
+           std::to_string(c.num_kv_heads) + ")");
+  if (r.has("head_dim")) {
+    c.head_dim = r.get_int("head_dim");
+  } else {
+    if (c.hidden_size % c.num_heads != 0)
+      r.fail("no head_dim, and hidden_size is not a multiple of num_attention_heads");
+    c.head_dim = c.hidden_size / c.num_heads;
+  }
+  if (c.head_dim <= 0 || c.head_dim % 2 != 0) r.fail("head_dim must be a positive even number");
+  c.attention = AttentionKind::GQA;
+}
+
+void parse_rope(const ConfigReader& r, ModelConfig& c) {
+  // transformers 5: "rope_parameters": {"rope_theta", "rope_type", ...}; older: top-level rope_theta and
+  // an optional "rope_scaling" object whose kind is "rope_type" or (oldest) "type".
+  const json* rp = nullptr;
+  if (r.has("rope_parameters")) {
+    rp = &r.j["rope_parameters"];
+    if (!rp->is_object()) r.fail("\"rope_parameters\" must be an object");
+    if (!rp->contains("rope_type") && !rp->contains("rope_theta") && !rp->contains("type"))
+      r.fail("\"rope_parameters\" per layer type is not supported");
+  }
+  const json* sc = rp;
+  if (!sc && r.has("rope_scaling")) {
+    sc = &r.j["rope_scaling"];
+    if (!sc->is_object()) r.fail("\"rope_scaling\" must be an object or null");
+  }
+  RopeConfig& rope = c.rope;
+  rope.theta = r.get_double("rope_theta", 10000.0);
+  if (rp && rp->contains("rope_theta") && !(*rp)["rope_theta"].is_null()) rope.theta = (*rp)["rope_theta"].get<double>();
+  rope.partial_rotary_factor = r.get_double("partial_rotary_factor", 1.0);
+  if (!sc) return;
+
+  const std::string where = rp ? "rope_parameters" : "rope_scaling";
+  auto num = [&](const char* key, double fallback) {
+    if (!sc->contains(key) || (*sc)[key].is_null()) return fallback;
+    if (!(*sc)[key].is_number()) r.fail("\"" + where + "." + key + "\" must be a number");
+    return (*sc)[key].get<double>();
+  };
+  std::string type = "default";
+  if (sc->contains("rope_type") && (*sc)["rope_type"].is_string()) type = (*sc)["rope_type"].get<std::string>();
+  else if (sc->contains("type") && (*sc)["type"].is_string()) type = (*sc)["type"].get<std::string>();
+  rope.type = type;
+  rope.partial_rotary_factor = num("partial_rotary_factor", rope.partial_rotary_factor);
+  if (type == "default") return;
+  if (type == "linear") {
+    rope.factor = num("factor", 0);
+    if (rope.factor <= 0) r.fail(where + ": linear RoPE scaling needs a positive \"factor\"");
+    return;
+  }
+  if (type == "yarn") {
+    rope.factor = num("factor", 0);
+    if (rope.factor <= 0) r.fail(where + ": yarn RoPE scaling needs a positive \"factor\"");
+    rope.original_max_position = num("original_max_position_embeddings", 0);
+    if (rope.original_max_position <= 0) rope.original_max_position = c.max_position_embeddings / rope.factor;
+    rope.beta_fast = num("beta_fast", 32);
+    rope.beta_slow = num("beta_slow", 1);
+    rope.mscale = num("mscale", 1);
+    rope.mscale_all_dim = num("mscale_all_dim", 0);
+    rope.attention_factor = num("attention_factor", 0);
+    if (sc->contains("truncate") && (*sc)["truncate"].is_boolean()) rope.truncate = (*sc)["truncate"].get<bool>();
+    return;
+  }
+  r.fail(where + ": RoPE type '" + type + "' is not supported (supported: default, linear, yarn)");
+}
+
+void parse_qwen_moe_layers(const ConfigReader& r, ModelConfig& c) {
+  const int step = r.get_int("decoder_sparse_step", 1);
+  if (step <= 0) r.fail("\"decoder_sparse_step\" must be positive");
+  std::vector<int> dense;
+  if (r.has("mlp_only_layers")) {
+    if (!r.j["mlp_only_layers"].is_array()) r.fail("\"mlp_only_layers\" must be a list of layer indices");
+    for (const auto& x : r.j["mlp_only_layers"]) {
+      int v;
+      if (!to_int(x, v) || v < 0 || v >= c.num_layers)
+        r.fail("\"mlp_only_layers\" entry " + x.dump() + " is not a layer index below num_hidden_layers");
+      dense.push_back(v);
+    }
+  }
+  c.layer_is_moe.assign(size_t(c.num_layers), false);
+  for (int i = 0; i < c.num_layers; ++i)
+    c.layer_is_moe[size_t(i)] = c.num_experts > 0 && (i + 1) % step == 0 &&
+                                std::find(dense.begin(), dense.end(), i) == dense.end();
+}
+
+void reject_qwen_sliding_window(const ConfigReader& r, const ModelConfig& c) {
+  if (!r.get_bool("use_sliding_window", false)) return;
+  const int w = r.get_int("sliding_window", 0);
+  if (w > 0 && w < c.max_position_embeddings)
+    r.fail("use_sliding_window with sliding_window " + std::to_string(w) + " < max_position_embeddings " +
+           std::to_string(c.max_position_embeddings) + " is not supported (the engine attends to the full context)");
+}
+
+// ---- WeightBinder ------------------------------------------------------------------------------
+
+WeightBinder::WeightBinder(const WeightStore& store, const ModelConfig& cfg) : m_store(store), m_cfg(cfg) {}
+
+bool WeightBinder::has(const std::string& name) const { return m_store.contains(name); }
+
+static std::string dims_text(std::initializer_list<Dim> shape) {
+  // "num_experts=4, hidden_size=64", each label once.
+  std::string s;
+  std::vector<std::string> seen;
+  for (const Dim& d : shape) {
+    if (std::find(seen.begin(), seen.end(), d.label) != seen.end()) continue;
+    seen.push_back(d.label);
+    s += (s.empty() ? "" : ", ") + d.label + "=" + std::to_string(d.value);
+  }
+  return s;
+}
+
+TensorRef WeightBinder::check(const std::string& name, std::initializer_list<Dim> shape) {
+  const SafetensorsEntry* e = m_store.find(name);
+  if (!e) return {};
+  const std::string& file = m_store.file_of(name);
+  if (e->dtype != DType::F32 && e->dtype != DType::BF16 && e->dtype != DType::F16)
+    throw Error(file + ": tensor '" + name + "' has dtype " + dtype_name(e->dtype) +
+                "; weights must be F32, BF16 or F16");
+  bool ok = e->shape.size() == shape.size();
+  size_t i = 0;
+  for (const Dim& d : shape) {
+    if (ok && e->shape[i] != d.value) ok = false;
+    ++i;
+  }
+  if (!ok) {
+    std::vector<int64_t> want;
+    for (const Dim& d : shape) want.push_back(d.value);
+    throw Error(file + ": " + name + ": shape " + shape_string(e->shape) + " but config says " + dims_text(shape) +
+                " (expected " + shape_string(want) + ")");
+  }
+  m_used.insert(name);
+  return m_store.get(name);
+}
+
+TensorRef WeightBinder::need(const std::string& name, std::initializer_list<Dim> shape) {
+  TensorRef t = check(name, shape);
+  if (!t.valid() && !m_store.contains(name)) m_missing.push_back(name);
+  return t;
+}
+
+TensorRef WeightBinder::optional(const std::string& name, std::initializer_list<Dim> shape) {
+  return check(name, shape);
+}
+
+void WeightBinder::ignore(const std::string& name) {
+  if (m_store.contains(name)) m_used.insert(name);
+}
+
+FfnWeights WeightBinder::ffn(const std::string& prefix, int64_t width, const char* width_label, bool mixtral_names) {
+  const Dim H{m_cfg.hidden_size, "hidden_size"};
+  const Dim I{width, width_label};
+  FfnWeights f;
+  f.gate = need(prefix + (mixtral_names ? "w1.weight" : "gate_proj.weight"), {I, H});
+  f.up = need(prefix + (mixtral_names ? "w3.weight" : "up_proj.weight"), {I, H});
+  f.down = need(prefix + (mixtral_names ? "w2.weight" : "down_proj.weight"), {H, I});
+  return f;
+}
+
+std::vector<FfnWeights> WeightBinder::experts(const std::string& px, int64_t I, const char* I_label,
+                                              bool mixtral_names) {
+  const int E = m_cfg.num_experts;
+  std::vector<FfnWeights> out(static_cast<size_t>(E));
+  if (has(px + "gate_up_proj") || has(px + "down_proj")) {
+    const Dim Ed{E, "num_experts"}, Hd{m_cfg.hidden_size, "hidden_size"};
+    TensorRef gu = need(px + "gate_up_proj", {Ed, Dim{2 * I, std::string("2*") + I_label}, Hd});
+    TensorRef dn = need(px + "down_proj", {Ed, Hd, Dim{I, I_label}});
+    if (!gu.valid() || !dn.valid()) return out;
+    auto expert = [](const TensorRef& t, int e) {
+      TensorRef r = t.slice_rows(e, 1);
+      r.shape.erase(r.shape.begin());
+      r.name = t.name + "[" + std::to_string(e) + "]";
+      return r;
+    };
+    for (int e = 0; e < E; ++e) {
+      TensorRef g = expert(gu, e);
+      out[size_t(e)].gate = g.slice_rows(0, I);
+      out[size_t(e)].up = g.slice_rows(I, I);
+      out[size_t(e)].down = expert(dn, e);
+    }
+    return out;
+  }
+  for (int e = 0; e < E; ++e) out[size_t(e)] = ffn(px + std::to_string(e) + ".", I, I_label, mixtral_names);
+  return out;
+}
+
+void WeightBinder::finish(std::vector<std::string>& warnings) {
+  if (!m_missing.empty()) {
+    std::string list;
+    for (size_t i = 0; i < m_missing.size() && i < 8; ++i) list += (i ? ", '" : "'") + m_missing[i] + "'";
+    if (m_missing.size() > 8) list += ", ...";
+    throw Error(m_store.location() + ": missing " + std::to_string(m_missing.size()) +
+                " tensor(s) required by config.json (" + family_name(m_cfg.family) + "): " + list);
+  }
+  // A checkpoint tensor nothing binds means the forward pass would silently ignore part of the model
+  // (or config.json describes a different model), so it is an error. Known harmless extras are not.
+  static const std::regex layer_re(R"(^model\.layers\.(\d+)\.)");
+  std::vector<std::string> unexpected;
+  size_t tolerated_extra_layers = 0, tolerated_buffers = 0;
+  for (const auto& name : m_store.names()) {
+    if (m_used.count(name)) continue;
+    std::smatch m;
+    if (name.size() >= 9 && name.compare(name.size() - 9, 9, ".inv_freq") == 0) {
+      ++tolerated_buffers;
+    } else if (std::regex_search(name, m, layer_re) && std::stoll(m[1].str()) >= m_cfg.num_layers) {
+      ++tolerated_extra_layers;
+    } else {
+      unexpected.push_back(name);
+    }
+  }
+  if (!unexpected.empty()) {
+    std::string list;
+    for (size_t i = 0; i < unexpected.size() && i < 8; ++i) list += (i ? ", '" : "'") + unexpected[i] + "'";
+    if (unexpected.size() > 8) list += ", ...";
+    throw Error(m_store.location() + ": " + std::to_string(unexpected.size()) + " unexpected tensor(s) that the " +
+                family_name(m_cfg.family) + " layout described by config.json does not use: " + list);
+  }
+  if (tolerated_buffers)
+    warnings.push_back(m_store.location() + ": ignored " + std::to_string(tolerated_buffers) +
+                       " rotary inv_freq buffer(s) (recomputed from config)");
+  if (tolerated_extra_layers)
+    warnings.push_back(m_store.location() + ": ignored " + std::to_string(tolerated_extra_layers) +
+                       " tensor(s) of layers >= num_hidden_layers (" + std::to_string(m_cfg.num_layers) +
+                       "), e.g. a multi-token-prediction module");
+  m_bound_params = 0;
+  for (const auto& name : m_used) {
+    const SafetensorsEntry* e = m_store.find(name);
+    if (!e || (name.size() >= 9 && name.compare(name.size() - 9, 9, ".inv_freq") == 0)) continue;
+    int64_t n = 1;
+    for (auto d : e->shape) n *= d;
+    m_bound_params += n;
+  }
+}
+
+// ---- common GQA binding ------------------------------------------------------------------------
+
+void bind_common_gqa(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
+  const Dim V{c.vocab_size, "vocab_size"}, H{c.hidden_size, "hidden_size"};
+  w.embed = b.need("model.embed_tokens.weight", {V, H});
+  w.final_norm = b.need("model.norm.weight", {H});
+  if (c.tie_word_embeddings) {
+    w.lm_head = w.embed;
+    b.ignore("lm_head.weight");  // some tied saves still carry a copy; the embedding is what HF uses
+  } else {
+    w.lm_head = b.need("lm_head.weight", {V, H});
+  }
+  const Dim Q{int64_t(c.num_heads) * c.head_dim, "num_attention_heads*head_dim"};
+  const Dim KV{int64_t(c.num_kv_heads) * c.head_dim, "num_key_value_heads*head_dim"};
+  const Dim HD{c.head_dim, "head_dim"};
+  w.layers.assign(size_t(c.num_layers), LayerWeights{});
+  for (int i = 0; i < c.num_layers; ++i) {
+    const std::string p = layer_prefix(i);
+    LayerWeights& L = w.layers[size_t(i)];
+    L.input_norm = b.need(p + "input_layernorm.weight", {H});
+    L.post_attention_norm = b.need(p + "post_attention_layernorm.weight", {H});
+    AttentionWeights& a = L.attn;
+    a.q = b.need(p + "self_attn.q_proj.weight", {Q, H});
+    a.k = b.need(p + "self_attn.k_proj.weight", {KV, H});
+    a.v = b.need(p + "self_attn.v_proj.weight", {KV, H});
+    a.o = b.need(p + "self_attn.o_proj.weight", {H, Q});
+    if (c.qkv_bias) {
+      a.q_bias = b.need(p + "self_attn.q_proj.bias", {Q});
+      a.k_bias = b.need(p + "self_attn.k_proj.bias", {KV});
+      a.v_bias = b.need(p + "self_attn.v_proj.bias", {KV});
+    }
+    if (c.o_bias) a.o_bias = b.need(p + "self_attn.o_proj.bias", {H});
+    if (c.qk_norm_full) {
+      a.q_norm = b.need(p + "self_attn.q_norm.weight", {Q});
+      a.k_norm = b.need(p + "self_attn.k_norm.weight", {KV});
+    }
+    if (c.qk_norm_per_head) {
+      a.q_norm = b.need(p + "self_attn.q_norm.weight", {HD});
+      a.k_norm = b.need(p + "self_attn.k_norm.weight", {HD});
+    }
+    b.ignore(p + "self_attn.rotary_emb.inv_freq");
+    L.is_moe = c.layer_is_moe.empty() ? true : bool(c.layer_is_moe[size_t(i)]);
+  }
+}
+
+}  // namespace moescope::families

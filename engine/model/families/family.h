@@ -1,0 +1,114 @@
+// Internal interface between the generic loader (model_config.cpp, model.cpp) and the per-architecture
+// files in this directory. Each family has a parse_<family> (config.json -> ModelConfig) and a
+// bind_<family> (tensor names -> ModelWeights). Shared helpers for both live in common.cpp.
+#pragma once
+#include <initializer_list>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/model/model_config.h"
+#include "engine/model/model_weights.h"
+
+namespace moescope {
+class WeightStore;
+}
+
+namespace moescope::families {
+
+using json = nlohmann::json;
+
+// ---- config.json reading (errors name the config file and the key) ------------------------------
+struct ConfigReader {
+  const json& j;
+  const std::string& path;
+
+  bool has(const char* key) const;  // present and not null
+  int get_int(const char* key) const;                 // required
+  int get_int(const char* key, int fallback) const;   // optional (null = fallback)
+  double get_double(const char* key, double fallback) const;
+  bool get_bool(const char* key, bool fallback) const;
+  std::string get_string(const char* key, const std::string& fallback) const;
+  // First present key among `keys` (e.g. num_experts / num_local_experts); required.
+  int get_int_any(std::initializer_list<const char*> keys) const;
+  [[noreturn]] void fail(const std::string& what) const;  // throws Error("path: what")
+};
+
+// Fields every GQA family shares: sizes, heads, head_dim, norms, rope, tie, act, token ids.
+void parse_common_gqa(const ConfigReader& r, ModelConfig& c);
+// vocab, hidden, layers, eps, max positions, tie, hidden_act (only silu), token ids.
+void parse_common_base(const ConfigReader& r, ModelConfig& c);
+// rope_theta/rope_scaling at top level (old) or "rope_parameters" (transformers 5).
+void parse_rope(const ConfigReader& r, ModelConfig& c);
+// Qwen-style dense layers: mlp_only_layers + decoder_sparse_step.
+void parse_qwen_moe_layers(const ConfigReader& r, ModelConfig& c);
+// Qwen2/Qwen3 use_sliding_window: rejected when it would limit attention below the context length.
+void reject_qwen_sliding_window(const ConfigReader& r, const ModelConfig& c);
+
+void parse_mixtral(const ConfigReader& r, ModelConfig& c);
+void parse_olmoe(const ConfigReader& r, ModelConfig& c);
+void parse_qwen2_moe(const ConfigReader& r, ModelConfig& c);
+void parse_qwen3_moe(const ConfigReader& r, ModelConfig& c);
+void parse_deepseek_v3(const ConfigReader& r, ModelConfig& c);
+void parse_gpt_oss(const ConfigReader& r, ModelConfig& c);
+
+// ---- weight binding ----------------------------------------------------------------------------
+// One expected dimension and the config key it comes from, for messages such as
+// "shape [8,64] but config says num_experts=4, hidden_size=64".
+struct Dim {
+  int64_t value;
+  std::string label;  // e.g. "hidden_size" or "num_attention_heads*head_dim"
+};
+
+class WeightBinder {
+ public:
+  WeightBinder(const WeightStore& store, const ModelConfig& cfg);
+
+  bool has(const std::string& name) const;
+  // Required tensor with the given shape (float dtype). Missing ones are collected and reported together
+  // by finish(); a wrong shape throws at once.
+  TensorRef need(const std::string& name, std::initializer_list<Dim> shape);
+  // Like need() when present; an invalid TensorRef when absent.
+  TensorRef optional(const std::string& name, std::initializer_list<Dim> shape);
+  // Feed-forward weights of one expert or dense MLP: `prefix` + {gate,up,down}_proj.weight, or Mixtral's
+  // {w1,w3,w2}.weight when `mixtral_names`.
+  FfnWeights ffn(const std::string& prefix, int64_t width, const char* width_label, bool mixtral_names = false);
+  // Routed experts of one layer, per-expert tensors ("<experts>.<e>.…") or fused
+  // "<experts>.gate_up_proj" [E, 2I, H] (gate = rows 0..I-1, up = rows I..2I-1) + "<experts>.down_proj"
+  // [E, H, I], in which case every FfnWeights is a view into the fused data.
+  std::vector<FfnWeights> experts(const std::string& experts_prefix, int64_t width, const char* width_label,
+                                  bool mixtral_names = false);
+  // Marks a tensor as understood but not bound (e.g. rotary inv_freq buffers).
+  void ignore(const std::string& name);
+
+  // Throws when required tensors were missing; fails on checkpoint tensors nothing bound unless they
+  // are known extras (rotary inv_freq, layers >= num_hidden_layers such as DeepSeek's MTP layer), which
+  // become warnings in `warnings`.
+  void finish(std::vector<std::string>& warnings);
+
+  int64_t bound_parameters() const { return m_bound_params; }
+
+ private:
+  TensorRef check(const std::string& name, std::initializer_list<Dim> shape);
+  const WeightStore& m_store;
+  const ModelConfig& m_cfg;
+  std::set<std::string> m_used;
+  std::vector<std::string> m_missing;
+  int64_t m_bound_params = 0;
+};
+
+// Embedding, final norm, lm_head (tied -> embed) and the per-layer norms + GQA projections.
+void bind_common_gqa(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
+
+void bind_mixtral(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
+void bind_olmoe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
+void bind_qwen2_moe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
+void bind_qwen3_moe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
+void bind_deepseek_v3(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
+void bind_gpt_oss(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
+
+inline std::string layer_prefix(int i) { return "model.layers." + std::to_string(i) + "."; }
+
+}  // namespace moescope::families

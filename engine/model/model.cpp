@@ -1,0 +1,111 @@
+// Model::load: config.json + safetensors (single or sharded) -> bound ModelWeights, with progress and
+// cancellation. Tensor names per architecture live in engine/model/families/.
+#include "engine/model/model.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "engine/checkpoint/weight_store.h"
+#include "engine/model/families/family.h"
+#include "engine/util/error.h"
+
+namespace moescope {
+
+namespace fs = std::filesystem;
+
+Model::Model(ModelConfig config, std::shared_ptr<WeightStore> store, ModelWeights weights, std::string dir)
+    : m_config(std::move(config)), m_store(std::move(store)), m_weights(std::move(weights)), m_dir(std::move(dir)) {}
+
+namespace {
+
+void report(LoadProgress* p, double f, const std::string& what) {
+  if (p && !p->report(f, what)) throw Cancelled();
+}
+
+using BindFn = void (*)(const ModelConfig&, families::WeightBinder&, ModelWeights&);
+
+BindFn binder_for(Family f) {
+  switch (f) {
+    case Family::Mixtral: return families::bind_mixtral;
+    case Family::OLMoE: return families::bind_olmoe;
+    case Family::Qwen2Moe: return families::bind_qwen2_moe;
+    case Family::Qwen3Moe: return families::bind_qwen3_moe;
+    case Family::DeepSeekV3: return families::bind_deepseek_v3;
+    case Family::GptOss: return families::bind_gpt_oss;
+  }
+  return nullptr;
+}
+
+template <class F>
+void for_each_tensor(const ModelWeights& w, F&& f) {
+  auto ffn = [&](const FfnWeights& x) {
+    for (const TensorRef* t : {&x.gate, &x.up, &x.down, &x.gate_bias, &x.up_bias, &x.down_bias}) f(*t);
+  };
+  for (const TensorRef* t : {&w.embed, &w.final_norm, &w.lm_head}) f(*t);
+  for (const auto& L : w.layers) {
+    f(L.input_norm);
+    f(L.post_attention_norm);
+    const auto& a = L.attn;
+    for (const TensorRef* t : {&a.q, &a.k, &a.v, &a.o, &a.q_bias, &a.k_bias, &a.v_bias, &a.o_bias, &a.q_norm,
+                               &a.k_norm, &a.sinks, &a.q_a, &a.q_a_norm, &a.q_b, &a.kv_a, &a.kv_a_norm, &a.kv_b})
+      f(*t);
+    ffn(L.mlp);
+    f(L.moe.router);
+    f(L.moe.router_bias);
+    f(L.moe.correction_bias);
+    for (const auto& e : L.moe.experts) ffn(e);
+    ffn(L.moe.shared);
+    f(L.moe.shared_gate);
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<const Model> Model::load(const std::string& path, LoadProgress* progress) {
+  std::error_code ec;
+  // A path to config.json itself names its directory.
+  std::string dir = path;
+  if (fs::is_regular_file(path, ec) && fs::path(path).filename() == "config.json")
+    dir = fs::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  if (!fs::is_directory(dir, ec)) throw Error(path + ": not a checkpoint directory");
+  const fs::path cfg_path = fs::path(dir) / "config.json";
+  if (!fs::exists(cfg_path, ec)) throw Error(dir + ": no config.json in this directory");
+
+  report(progress, 0.0, "reading config.json");
+  ModelConfig cfg = load_model_config(cfg_path.string());
+
+  auto store = WeightStore::open_dir(dir, [&](size_t i, size_t n, const std::string& file) {
+    report(progress, 0.05 + 0.6 * double(i) / double(n), "mapping " + fs::path(file).filename().string());
+  });
+  for (const auto& w : store->warnings()) cfg.warnings.push_back(w);
+
+  report(progress, 0.7, "binding " + std::to_string(store->names().size()) + " tensors");
+  ModelWeights weights;
+  families::WeightBinder binder(*store, cfg);
+  binder_for(cfg.family)(cfg, binder, weights);
+  binder.finish(cfg.warnings);
+  report(progress, 1.0, "loaded");
+  return std::make_shared<const Model>(std::move(cfg), std::move(store), std::move(weights), dir);
+}
+
+std::vector<std::string> Model::dtypes() const {
+  std::set<std::string> s;
+  for_each_tensor(m_weights, [&](const TensorRef& t) {
+    if (t.valid()) s.insert(dtype_name(t.dtype));
+  });
+  return {s.begin(), s.end()};
+}
+
+int64_t count_weight_parameters(const ModelWeights& w) {
+  // Distinct storage only: a tied lm_head is the embedding, fused experts are disjoint views.
+  std::set<std::pair<const std::byte*, size_t>> seen;
+  int64_t n = 0;
+  for_each_tensor(w, [&](const TensorRef& t) {
+    if (t.valid() && seen.insert({t.data, t.nbytes}).second) n += t.numel();
+  });
+  return n;
+}
+
+}  // namespace moescope

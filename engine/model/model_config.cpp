@@ -1,0 +1,106 @@
+// config.json -> ModelConfig: dispatch on model_type to engine/model/families/<family>.cpp, then checks
+// that hold for every family.
+#include "engine/model/model_config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "engine/model/families/family.h"
+#include "engine/util/error.h"
+
+namespace moescope {
+
+const char* family_name(Family f) {
+  switch (f) {
+    case Family::Mixtral: return "mixtral";
+    case Family::OLMoE: return "olmoe";
+    case Family::Qwen2Moe: return "qwen2_moe";
+    case Family::Qwen3Moe: return "qwen3_moe";
+    case Family::DeepSeekV3: return "deepseek_v3";
+    case Family::GptOss: return "gpt_oss";
+  }
+  return "?";
+}
+
+int ModelConfig::num_moe_layers() const {
+  int n = 0;
+  for (bool m : layer_is_moe) n += m ? 1 : 0;
+  return n;
+}
+
+std::vector<int> ModelConfig::moe_layer_indices() const {
+  std::vector<int> out;
+  for (size_t i = 0; i < layer_is_moe.size(); ++i)
+    if (layer_is_moe[i]) out.push_back(int(i));
+  return out;
+}
+
+ModelConfig parse_model_config(const std::string& json_text, const std::string& path) {
+  using families::ConfigReader;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json_text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": invalid JSON: " + e.what());
+  }
+  if (!j.is_object()) throw Error(path + ": not a JSON object");
+  const ConfigReader r{j, path};
+
+  ModelConfig c;
+  c.config_path = path;
+  c.config_text = json_text;
+  c.model_type = r.get_string("model_type", "");
+  if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
+      j["architectures"][0].is_string())
+    c.architecture = j["architectures"][0].get<std::string>();
+  if (c.model_type.empty()) r.fail("missing \"model_type\"");
+
+  static const struct { const char* type; Family f; void (*parse)(const ConfigReader&, ModelConfig&); } table[] = {
+      {"mixtral", Family::Mixtral, families::parse_mixtral},
+      {"olmoe", Family::OLMoE, families::parse_olmoe},
+      {"qwen2_moe", Family::Qwen2Moe, families::parse_qwen2_moe},
+      {"qwen3_moe", Family::Qwen3Moe, families::parse_qwen3_moe},
+      {"deepseek_v3", Family::DeepSeekV3, families::parse_deepseek_v3},
+      {"gpt_oss", Family::GptOss, families::parse_gpt_oss},
+  };
+  bool known = false;
+  for (const auto& e : table) {
+    if (c.model_type != e.type) continue;
+    c.family = e.f;
+    e.parse(r, c);
+    known = true;
+    break;
+  }
+  if (!known)
+    r.fail("unsupported architecture '" + c.model_type + "' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v3)");
+
+  // Checks every family shares.
+  if (int(c.layer_is_moe.size()) != c.num_layers) r.fail("internal: layer_is_moe does not cover every layer");
+  if (c.num_moe_layers() > 0) {
+    if (c.num_experts <= 0) r.fail("the number of experts must be positive");
+    if (c.num_experts_per_tok <= 0 || c.num_experts_per_tok > c.num_experts)
+      r.fail("num_experts_per_tok (" + std::to_string(c.num_experts_per_tok) + ") must be between 1 and the number of experts (" +
+             std::to_string(c.num_experts) + ")");
+    if (c.moe_intermediate_size <= 0) r.fail("the expert intermediate size must be positive");
+  }
+  if (c.num_moe_layers() < c.num_layers && c.intermediate_size <= 0)
+    r.fail("dense layers need a positive \"intermediate_size\"");
+  if (j.contains("quantization_config") && !j["quantization_config"].is_null()) {
+    std::string method = "unknown";
+    if (j["quantization_config"].is_object() && j["quantization_config"].contains("quant_method"))
+      method = j["quantization_config"]["quant_method"].dump();
+    c.warnings.push_back(path + ": quantization_config (" + method +
+                         ") present: the engine reads F32/BF16/F16 weights only; counts assume unquantized tensors");
+  }
+  return c;
+}
+
+ModelConfig load_model_config(const std::string& config_json_path) {
+  std::ifstream in(config_json_path);
+  if (!in) throw Error(config_json_path + ": cannot read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_model_config(ss.str(), config_json_path);
+}
+
+}  // namespace moescope
