@@ -1,9 +1,160 @@
-// `moescope info` (under construction).
+// `moescope info MODEL|config.json`: a JSON summary of a checkpoint (loaded and checked: dtypes, files,
+// parameters counted from the tensors) or of a bare config.json (architecture and parameter counts).
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
 #include "app/cli/cli.h"
+#include "engine/checkpoint/weight_store.h"
+#include "engine/model/model.h"
 #include "engine/util/error.h"
 
 namespace moescope::cli {
 
-int cmd_info(const Args&) { throw Error("'info' is not implemented in this build yet"); }
+namespace {
+
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+
+const char* scoring_name(RouterScoring s) {
+  switch (s) {
+    case RouterScoring::SoftmaxTopK: return "softmax_topk";
+    case RouterScoring::SigmoidGroupTopK: return "sigmoid_group_topk";
+    case RouterScoring::TopKSoftmax: return "topk_softmax";
+  }
+  return "?";
+}
+
+ojson describe(const ModelConfig& c) {
+  ojson j;
+  j["family"] = family_name(c.family);
+  j["architecture"] = c.architecture;
+  j["layers"] = c.num_layers;
+  j["moe_layers"] = c.moe_layer_indices();
+  std::vector<int> dense;
+  for (int i = 0; i < c.num_layers; ++i)
+    if (!c.layer_is_moe[size_t(i)]) dense.push_back(i);
+  j["dense_layers"] = dense;
+  j["experts"] = c.num_experts;
+  j["experts_per_token"] = c.num_experts_per_tok;
+  j["shared_experts"] = c.num_shared_experts;
+  j["hidden_size"] = c.hidden_size;
+  j["vocab_size"] = c.vocab_size;
+  j["head_dim"] = c.head_dim;
+  j["intermediate_size"] = c.intermediate_size;
+  j["moe_intermediate_size"] = c.moe_intermediate_size;
+  if (c.shared_intermediate_size) j["shared_intermediate_size"] = c.shared_intermediate_size;
+  ojson a;
+  a["kind"] = c.attention == AttentionKind::MLA ? "mla" : "gqa";
+  a["heads"] = c.num_heads;
+  a["kv_heads"] = c.num_kv_heads;
+  if (c.attention == AttentionKind::MLA) {
+    a["q_lora_rank"] = c.q_lora_rank;
+    a["kv_lora_rank"] = c.kv_lora_rank;
+    a["qk_nope_head_dim"] = c.qk_nope_head_dim;
+    a["qk_rope_head_dim"] = c.qk_rope_head_dim;
+    a["v_head_dim"] = c.v_head_dim;
+  }
+  if (c.sliding_window) a["sliding_window"] = c.sliding_window;
+  j["attention"] = a;
+  j["context_length"] = c.max_position_embeddings;
+  ojson rope;
+  rope["type"] = c.rope.type;
+  rope["theta"] = c.rope.theta;
+  if (c.rope.type != "default") rope["factor"] = c.rope.factor;
+  if (c.rope.type == "yarn") rope["original_max_position_embeddings"] = c.rope.original_max_position;
+  j["rope"] = rope;
+  ojson r;
+  r["scoring"] = scoring_name(c.scoring);
+  r["norm_topk_prob"] = c.norm_topk_prob;
+  if (c.scoring == RouterScoring::SigmoidGroupTopK) {
+    r["n_group"] = c.n_group;
+    r["topk_group"] = c.topk_group;
+    r["routed_scaling_factor"] = c.routed_scaling_factor;
+  }
+  j["router"] = r;
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  const ParamCounts p = count_parameters(c);
+  j["params"] = {{"total", int64_t(p.total)},
+                 {"active", int64_t(p.active)},
+                 {"active_without_embedding", int64_t(p.active_without_embedding)},
+                 {"embedding", int64_t(p.embedding)}};
+  return j;
+}
+
+ojson file_entry(const fs::path& p) {
+  std::error_code ec;
+  const auto size = fs::file_size(p, ec);
+  return {{"name", p.filename().string()}, {"bytes", ec ? 0 : int64_t(size)}};
+}
+
+int usage(const char* msg) {
+  std::fprintf(stderr, "moescope info: error: %s\nusage: moescope info MODEL_DIR|config.json\n", msg);
+  return 2;
+}
+
+}  // namespace
+
+int cmd_info(const Args& args) {
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+    std::printf("usage: moescope info MODEL_DIR|config.json\n"
+                "Prints a JSON summary: family, layers, experts, k, parameter counts (total / active per token),\n"
+                "and for a checkpoint directory its dtypes, files and the parameters counted from its tensors.\n");
+    return 0;
+  }
+  if (args.size() != 1) return usage(args.empty() ? "missing MODEL_DIR or config.json" : "expected exactly one path");
+  const std::string path = args[0];
+  std::error_code ec;
+  ojson out;
+  out["path"] = path;
+
+  if (fs::is_regular_file(path, ec)) {  // a bare config.json: architecture only
+    const ModelConfig c = load_model_config(path);
+    out["source"] = "config";
+    out.update(describe(c));
+    out["dtypes"] = ojson::array();
+    out["files"] = ojson::array({file_entry(path)});
+    out["warnings"] = c.warnings;
+  } else if (fs::is_directory(path, ec)) {
+    const ModelConfig cfg = load_model_config((fs::path(path) / "config.json").string());
+    out["source"] = "checkpoint";
+    if (cfg.family == Family::GptOss) {
+      // Architecture and counts still make sense; the weights are not loadable yet.
+      out.update(describe(cfg));
+      out["dtypes"] = ojson::array();
+      ojson files = ojson::array();
+      for (const auto& e : fs::directory_iterator(path)) if (e.is_regular_file()) files.push_back(file_entry(e.path()));
+      out["files"] = files;
+      auto w = cfg.warnings;
+      w.push_back(path + ": gpt_oss weights are not loaded by this engine; counts come from config.json only");
+      out["warnings"] = w;
+    } else {
+      auto model = Model::load(path);
+      const ModelConfig& c = model->config();
+      out.update(describe(c));
+      out["dtypes"] = model->dtypes();
+      ojson files = ojson::array();
+      files.push_back(file_entry(fs::path(path) / "config.json"));
+      if (!model->store().index_path().empty()) files.push_back(file_entry(model->store().index_path()));
+      for (const auto& f : model->store().files()) files.push_back(file_entry(f->path()));
+      out["files"] = files;
+      const int64_t counted = count_weight_parameters(model->weights());
+      const int64_t arch = int64_t(count_parameters(c).total);
+      out["checkpoint_params"] = counted;
+      out["checkpoint_params_match"] = counted == arch;
+      auto w = c.warnings;
+      if (counted != arch)
+        w.push_back(path + ": the checkpoint's tensors hold " + std::to_string(counted) +
+                    " parameters but the architecture count from config.json is " + std::to_string(arch));
+      out["warnings"] = w;
+    }
+  } else {
+    throw Error(path + ": no such file or directory");
+  }
+  std::printf("%s\n", out.dump(2).c_str());
+  return 0;
+}
 
 }  // namespace moescope::cli
