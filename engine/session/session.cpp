@@ -8,7 +8,6 @@
 
 #include "engine/cpu/backend.h"
 #include "engine/routing/strategy.h"
-#include "engine/session/session_strategy.h"
 #include "engine/session/session_tokenizer.h"
 #include "engine/util/error.h"
 
@@ -24,14 +23,14 @@ Session::Session(std::shared_ptr<const Model> model, std::shared_ptr<const Token
     : m_model(std::move(model)), m_tokenizer(std::move(tokenizer)), m_opts(opts) {
   if (!m_model) throw Error("Session: no model");
   m_backend = make_backend(opts.backend, m_model, opts.threads, opts.max_context);
-  m_strategy = make_session_strategy(opts.strategy.empty() ? "native" : opts.strategy, m_model->config());
+  m_strategy = make_strategy(opts.strategy.empty() ? "native" : opts.strategy, m_model->config());
   m_last_logits.assign(size_t(m_model->config().vocab_size), 0.0f);
 }
 
 Session::~Session() = default;
 
 void Session::set_strategy(const std::string& spec) {
-  m_strategy = make_session_strategy(spec, m_model->config());
+  m_strategy = make_strategy(spec, m_model->config());
   m_strategy->reset();
   if (m_computed > 0) m_strategy->rewind(m_computed);
 }
@@ -71,7 +70,8 @@ int Session::max_context() const { return m_backend->max_context(); }
 
 bool Session::is_eos(int32_t token) const {
   const auto& eos = m_model->config().eos_token_ids;
-  return std::find(eos.begin(), eos.end(), token) != eos.end();
+  if (std::find(eos.begin(), eos.end(), token) != eos.end()) return true;
+  return m_tokenizer && session_tokenizer_is_eos(*m_tokenizer, token);
 }
 
 bool Session::at_eos() const { return int(m_tokens.size()) > m_prompt_len && is_eos(m_tokens.back()); }
