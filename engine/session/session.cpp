@@ -56,7 +56,8 @@ void Session::set_prompt_ids(const std::vector<int32_t>& ids) {
   for (int32_t id : ids)
     if (id < 0 || id >= V)
       throw Error("prompt token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(V));
-  m_tokens = ids;
+  m_tokens.reserve(size_t(std::max<int>(max_context(), int(ids.size()))));  // decoding never reallocates
+  m_tokens.assign(ids.begin(), ids.end());
   m_prompt_len = int(ids.size());
   m_computed = 0;
   m_pending = -1;
