@@ -1,0 +1,311 @@
+// config.json -> ModelConfig for every family (both RoPE spellings, dense-layer rules, yarn, token-id
+// warnings), the errors for configs the engine cannot run, and parameter counts of released models
+// against the figures their authors published.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/model/model.h"
+#include "engine/util/error.h"
+#include "tests/support/fixtures.h"
+
+using namespace moescope;
+using nlohmann::json;
+
+namespace {
+
+json fixture_config(const std::string& family) {
+  std::ifstream in(test::model_fixture(family) + "/config.json");
+  return json::parse(in);
+}
+
+ModelConfig parse(const json& j, const std::string& path = "dir/config.json") { return parse_model_config(j.dump(), path); }
+
+std::string error_of(const json& j, const std::string& path = "dir/config.json") {
+  try {
+    parse(j, path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+// ---- released models: counts vs published figures ---------------------------------------------
+
+struct Published {
+  const char* file;
+  const char* family;
+  double total;        // authors' total parameters
+  double active;       // authors' active parameters per token
+  bool active_counts_embedding;  // whether the authors' active figure includes the input embedding
+};
+
+// Sources: Mistral "Mixtral of experts" (46.7B / 12.9B) and Mixtral 8x22B announcement (141B / 39B);
+// OLMoE paper (6.9B / 1.3B); Qwen1.5-MoE blog (14.3B / 2.7B); Qwen2 report (57B / 14B); Qwen3 model
+// cards (30.5B / 3.3B, 235B / 22B); DeepSeek-V3 report (671B / 37B, MTP module excluded); gpt-oss model
+// card (20.91B / 3.61B and 116.83B / 5.13B, active without the embedding table).
+const Published kPublished[] = {
+    {"Mixtral-8x7B-v0.1", "mixtral", 46.7e9, 12.9e9, true},
+    {"Mixtral-8x22B-v0.1", "mixtral", 141e9, 39e9, true},
+    {"OLMoE-1B-7B-0924", "olmoe", 6.9e9, 1.3e9, true},
+    {"Qwen1.5-MoE-A2.7B", "qwen2_moe", 14.3e9, 2.7e9, true},
+    {"Qwen2-57B-A14B", "qwen2_moe", 57e9, 14e9, true},
+    {"Qwen3-30B-A3B", "qwen3_moe", 30.5e9, 3.3e9, true},
+    {"Qwen3-235B-A22B", "qwen3_moe", 235e9, 22e9, true},
+    {"DeepSeek-V3", "deepseek_v3", 671e9, 37e9, true},
+    {"gpt-oss-20b", "gpt_oss", 20.91e9, 3.61e9, false},
+    {"gpt-oss-120b", "gpt_oss", 116.83e9, 5.13e9, false},
+};
+
+TEST(ParamCount, ReleasedModelsMatchPublishedFiguresWithin2Percent) {
+  for (const auto& p : kPublished) {
+    SCOPED_TRACE(p.file);
+    const ModelConfig c = load_model_config(test::fixtures_dir() + "/configs/" + p.file + ".json");
+    EXPECT_EQ(family_name(c.family), std::string(p.family));
+    const ParamCounts n = count_parameters(c);
+    const double active = p.active_counts_embedding ? n.active : n.active_without_embedding;
+    std::printf("%-20s total %7.2fB (published %7.2fB)  active %6.2fB, without embedding %6.2fB (published %5.2fB)\n",
+                p.file, n.total / 1e9, p.total / 1e9, n.active / 1e9, n.active_without_embedding / 1e9, p.active / 1e9);
+    EXPECT_NEAR(n.total / p.total, 1.0, 0.02);
+    EXPECT_NEAR(active / p.active, 1.0, 0.02);
+    EXPECT_NEAR(n.active - n.active_without_embedding, n.embedding, 0.5);
+  }
+}
+
+TEST(ParamCount, MixtralByHand) {
+  // Mixtral-8x7B worked out independently: per layer attention 2*4096^2 + 2*4096*1024, 8 experts of
+  // 3*4096*14336, router 8*4096, two norms; embeddings 32000*4096 twice; final norm.
+  const ModelConfig c = load_model_config(test::fixtures_dir() + "/configs/Mixtral-8x7B-v0.1.json");
+  const double attn = 2.0 * 4096 * 4096 + 2.0 * 4096 * 1024, expert = 3.0 * 4096 * 14336;
+  const double layer_rest = attn + 8 * 4096 + 2 * 4096;
+  const double emb = 32000.0 * 4096;
+  const ParamCounts n = count_parameters(c);
+  EXPECT_DOUBLE_EQ(n.total, 32 * (layer_rest + 8 * expert) + 2 * emb + 4096);
+  EXPECT_DOUBLE_EQ(n.active, 32 * (layer_rest + 2 * expert) + 2 * emb + 4096);
+  EXPECT_DOUBLE_EQ(n.embedding, emb);
+}
+
+TEST(ParamCount, TiedEmbeddingsCountOnce) {
+  json j = fixture_config("qwen3_moe");
+  const ParamCounts untied = count_parameters(parse(j));
+  j["tie_word_embeddings"] = true;
+  const ParamCounts tied = count_parameters(parse(j));
+  EXPECT_DOUBLE_EQ(untied.total - tied.total, 384.0 * 64);
+}
+
+// ---- parsing -----------------------------------------------------------------------------------
+
+TEST(ModelConfigParse, FixtureFamilies) {
+  const ModelConfig mx = parse(fixture_config("mixtral"));
+  EXPECT_EQ(mx.family, Family::Mixtral);
+  EXPECT_EQ(mx.num_experts, 4);  // num_local_experts
+  EXPECT_EQ(mx.head_dim, 16);    // head_dim null -> 64 / 4
+  EXPECT_TRUE(mx.norm_topk_prob);
+  EXPECT_EQ(mx.moe_intermediate_size, 96);
+  EXPECT_EQ(mx.architecture, "MixtralForCausalLM");
+
+  const ModelConfig ol = parse(fixture_config("olmoe"));
+  EXPECT_TRUE(ol.qk_norm_full);
+  EXPECT_FALSE(ol.norm_topk_prob);
+  EXPECT_EQ(ol.clip_qkv, 0.0f);
+  EXPECT_EQ(ol.pad_token_id, 1);
+
+  const ModelConfig q2 = parse(fixture_config("qwen2_moe"));
+  EXPECT_TRUE(q2.qkv_bias);
+  EXPECT_EQ(q2.num_shared_experts, 1);
+  EXPECT_EQ(q2.shared_intermediate_size, 64);
+  EXPECT_TRUE(q2.shared_expert_gate);
+  EXPECT_EQ(q2.num_experts_per_tok, 4);
+  EXPECT_EQ(q2.sliding_window, 0);
+
+  const ModelConfig q3 = parse(fixture_config("qwen3_moe"));
+  EXPECT_EQ(q3.head_dim, 16);
+  EXPECT_TRUE(q3.qk_norm_per_head);
+  EXPECT_EQ(q3.num_experts, 8);  // transformers 5 writes num_local_experts here
+  EXPECT_DOUBLE_EQ(q3.rope.theta, 1e6);
+  EXPECT_FLOAT_EQ(q3.rms_norm_eps, 1e-6f);
+
+  const ModelConfig ds = parse(fixture_config("deepseek_v3"));
+  EXPECT_EQ(ds.attention, AttentionKind::MLA);
+  EXPECT_EQ(ds.scoring, RouterScoring::SigmoidGroupTopK);
+  EXPECT_TRUE(ds.score_correction_bias);
+  EXPECT_EQ(ds.moe_layer_indices(), (std::vector<int>{1, 2}));
+  EXPECT_EQ(ds.q_lora_rank, 32);
+  EXPECT_EQ(ds.kv_lora_rank, 32);
+  EXPECT_EQ(ds.qk_nope_head_dim, 16);
+  EXPECT_EQ(ds.qk_rope_head_dim, 8);
+  EXPECT_EQ(ds.v_head_dim, 16);
+  EXPECT_EQ(ds.n_group, 2);
+  EXPECT_EQ(ds.topk_group, 1);
+  EXPECT_FLOAT_EQ(ds.routed_scaling_factor, 2.5f);
+  EXPECT_EQ(ds.shared_intermediate_size, 32);
+  EXPECT_TRUE(ds.rope.interleaved);
+  EXPECT_EQ(ds.num_nextn_predict_layers, 1);
+  EXPECT_EQ(ds.bos_token_id, 0);
+  EXPECT_EQ(ds.eos_token_ids, std::vector<int>{1});
+}
+
+TEST(ModelConfigParse, RopeTopLevelAndNestedAgree) {
+  json nested = fixture_config("qwen3_moe");
+  json old = nested;
+  old.erase("rope_parameters");
+  old["rope_theta"] = 1000000.0;
+  old["rope_scaling"] = nullptr;
+  const ModelConfig a = parse(nested), b = parse(old);
+  EXPECT_DOUBLE_EQ(a.rope.theta, b.rope.theta);
+  EXPECT_EQ(a.rope.type, "default");
+  EXPECT_EQ(b.rope.type, "default");
+  // The demo's config is the old form.
+  const ModelConfig demo = load_model_config(test::demo_model() + "/config.json");
+  EXPECT_DOUBLE_EQ(demo.rope.theta, 10000.0);
+}
+
+TEST(ModelConfigParse, DeepSeekYarnRopeScaling) {
+  const ModelConfig c = load_model_config(test::fixtures_dir() + "/configs/DeepSeek-V3.json");
+  EXPECT_EQ(c.rope.type, "yarn");
+  EXPECT_DOUBLE_EQ(c.rope.factor, 40);
+  EXPECT_DOUBLE_EQ(c.rope.original_max_position, 4096);
+  EXPECT_DOUBLE_EQ(c.rope.beta_fast, 32);
+  EXPECT_DOUBLE_EQ(c.rope.beta_slow, 1);
+  EXPECT_DOUBLE_EQ(c.rope.mscale, 1.0);
+  EXPECT_DOUBLE_EQ(c.rope.mscale_all_dim, 1.0);
+  EXPECT_DOUBLE_EQ(c.rope.theta, 10000);
+  EXPECT_EQ(c.moe_layer_indices().front(), 3);  // first_k_dense_replace = 3
+  EXPECT_EQ(c.num_moe_layers(), 58);
+  EXPECT_EQ(c.n_group, 8);
+  EXPECT_EQ(c.topk_group, 4);
+  // transformers-5 nesting of the same values
+  json j = fixture_config("deepseek_v3");
+  j["rope_parameters"] = {{"rope_type", "yarn"}, {"rope_theta", 10000.0}, {"factor", 40}, {"beta_fast", 32},
+                          {"beta_slow", 1}, {"mscale", 1.0}, {"mscale_all_dim", 1.0},
+                          {"original_max_position_embeddings", 4096}};
+  const ModelConfig n = parse(j);
+  EXPECT_EQ(n.rope.type, "yarn");
+  EXPECT_DOUBLE_EQ(n.rope.factor, 40);
+  EXPECT_DOUBLE_EQ(n.rope.mscale_all_dim, 1.0);
+  // gpt-oss yarn with truncate false
+  const ModelConfig g = load_model_config(test::fixtures_dir() + "/configs/gpt-oss-20b.json");
+  EXPECT_EQ(g.rope.type, "yarn");
+  EXPECT_FALSE(g.rope.truncate);
+  EXPECT_DOUBLE_EQ(g.rope.factor, 32);
+}
+
+TEST(ModelConfigParse, QwenDenseLayers) {
+  json j = fixture_config("qwen2_moe");
+  j["num_hidden_layers"] = 6;
+  j["mlp_only_layers"] = {0, 3};
+  j["decoder_sparse_step"] = 2;
+  // MoE when (i+1) % 2 == 0 and i not in mlp_only_layers: 1, 5 (3 is listed)
+  EXPECT_EQ(parse(j).moe_layer_indices(), (std::vector<int>{1, 5}));
+  json q3 = fixture_config("qwen3_moe");
+  q3["mlp_only_layers"] = {1};
+  EXPECT_EQ(parse(q3).moe_layer_indices(), (std::vector<int>{0}));
+}
+
+TEST(ModelConfigParse, DeepSeekDenseLayersAndFrequency) {
+  json j = fixture_config("deepseek_v3");
+  j["num_hidden_layers"] = 8;
+  j["first_k_dense_replace"] = 2;
+  j["moe_layer_freq"] = 3;
+  EXPECT_EQ(parse(j).moe_layer_indices(), (std::vector<int>{3, 6}));
+  j.erase("q_lora_rank");  // null / absent -> plain q_proj
+  EXPECT_EQ(parse(j).q_lora_rank, 0);
+}
+
+TEST(ModelConfigParse, HeadDimFromConfigOrHiddenOverHeads) {
+  json j = fixture_config("mixtral");
+  EXPECT_EQ(parse(j).head_dim, 16);
+  j["head_dim"] = 32;
+  EXPECT_EQ(parse(j).head_dim, 32);
+}
+
+TEST(ModelConfigParse, OutOfVocabularyTokenIdsAreWarnings) {
+  const ModelConfig c = parse(fixture_config("olmoe"), "olmoe/config.json");
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_NE(c.warnings[0].find("olmoe/config.json"), std::string::npos);
+  EXPECT_NE(c.warnings[0].find("eos_token_id 50279"), std::string::npos);
+  EXPECT_NE(c.warnings[0].find("vocab_size 384"), std::string::npos);
+  json j = fixture_config("mixtral");
+  j["eos_token_id"] = {2, 999};
+  const ModelConfig m = parse(j);
+  EXPECT_EQ(m.eos_token_ids, (std::vector<int>{2, 999}));
+  EXPECT_EQ(m.warnings.size(), 1u);
+}
+
+TEST(ModelConfigParse, GptOssForInfo) {
+  const ModelConfig g = load_model_config(test::fixtures_dir() + "/configs/gpt-oss-120b.json");
+  EXPECT_EQ(g.family, Family::GptOss);
+  EXPECT_EQ(g.scoring, RouterScoring::TopKSoftmax);
+  EXPECT_EQ(g.num_experts, 128);
+  EXPECT_EQ(g.num_experts_per_tok, 4);
+  EXPECT_TRUE(g.layer_sliding[0]);
+  EXPECT_FALSE(g.layer_sliding[1]);
+  EXPECT_TRUE(g.attention_sinks);
+}
+
+// ---- errors ------------------------------------------------------------------------------------
+
+TEST(ModelConfigErrors, UnsupportedArchitectureNamesFileAndList) {
+  json j = fixture_config("mixtral");
+  j["model_type"] = "llama";
+  EXPECT_EQ(error_of(j, "/models/x/config.json"),
+            "/models/x/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
+            "qwen3_moe, deepseek_v3)");
+}
+
+TEST(ModelConfigErrors, UnimplementedValuesAreErrors) {
+  json j = fixture_config("mixtral");
+  j["hidden_act"] = "gelu";
+  EXPECT_NE(error_of(j).find("dir/config.json: hidden_act 'gelu' is not supported"), std::string::npos);
+
+  j = fixture_config("mixtral");
+  j["rope_parameters"] = {{"rope_type", "dynamic"}, {"rope_theta", 10000.0}, {"factor", 2.0}};
+  EXPECT_NE(error_of(j).find("RoPE type 'dynamic' is not supported"), std::string::npos);
+
+  j = fixture_config("mixtral");
+  j.erase("rope_parameters");
+  j["rope_theta"] = 10000.0;
+  j["rope_scaling"] = {{"type", "longrope"}, {"factor", 2.0}};
+  EXPECT_NE(error_of(j).find("rope_scaling: RoPE type 'longrope' is not supported"), std::string::npos);
+
+  j = fixture_config("qwen2_moe");
+  j["use_sliding_window"] = true;
+  j["sliding_window"] = 128;
+  EXPECT_NE(error_of(j).find("dir/config.json: use_sliding_window with sliding_window 128 < max_position_embeddings 512"),
+            std::string::npos);
+  j["sliding_window"] = 4096;  // a window wider than the context limits nothing
+  EXPECT_EQ(error_of(j), "(no error)");
+
+  j = fixture_config("deepseek_v3");
+  j["scoring_func"] = "softmax";
+  EXPECT_NE(error_of(j).find("scoring_func 'softmax' is not supported"), std::string::npos);
+
+  j = fixture_config("mixtral");
+  j["num_experts_per_tok"] = 5;
+  EXPECT_NE(error_of(j).find("num_experts_per_tok (5)"), std::string::npos);
+}
+
+TEST(ModelConfigErrors, MissingKeysAndBadJson) {
+  json j = fixture_config("qwen3_moe");
+  j.erase("moe_intermediate_size");
+  EXPECT_EQ(error_of(j), "dir/config.json: missing required key \"moe_intermediate_size\"");
+  j = fixture_config("olmoe");
+  j.erase("num_experts");
+  EXPECT_NE(error_of(j).find("missing required key \"num_experts\" or \"num_local_experts\""), std::string::npos);
+  j = fixture_config("mixtral");
+  j["hidden_size"] = "64";
+  EXPECT_NE(error_of(j).find("\"hidden_size\" must be an integer"), std::string::npos);
+  try {
+    parse_model_config("{\"model_type\": ", "bad/config.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad/config.json: invalid JSON"), std::string::npos);
+  }
+  EXPECT_THROW(load_model_config("/nonexistent/config.json"), Error);
+}
