@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "engine/tokenizer/regex.h"
 #include "engine/tokenizer/utf8.h"
 
 namespace moescope::tok {
@@ -48,9 +49,9 @@ std::vector<Segment> AddedTokenMatcher::split(std::string_view text) const {
     size_t start = pos, stop = pos + m_patterns[static_cast<size_t>(found)].size();
     pos = stop;  // the search goes on after the raw match, as non-overlapping find_iter does
     if (tok.single_word) {
-      const bool start_ok = start == 0 || !is_alphanumeric(last_cp(text.substr(0, start)));
+      const bool start_ok = start == 0 || !is_regex_word_char(last_cp(text.substr(0, start)));
       size_t j = stop;
-      const bool stop_ok = stop == text.size() || !is_alphanumeric(next_cp(text, j));
+      const bool stop_ok = stop == text.size() || !is_regex_word_char(next_cp(text, j));
       if (!start_ok || !stop_ok) continue;
     }
     if (tok.lstrip) {

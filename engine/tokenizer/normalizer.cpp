@@ -49,7 +49,13 @@ class Lowercase : public Normalizer {
   void normalize(std::string& s) const override {
     std::string out;
     out.reserve(s.size());
-    for (size_t i = 0; i < s.size();) append_utf8(out, static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(next_cp(s, i)))));
+    for (size_t i = 0; i < s.size();) {
+      const char32_t c = next_cp(s, i);
+      // Rust's char::to_lowercase applies full case mapping; U+0130 is the one code point whose
+      // unconditional lowercase (SpecialCasing.txt) is two code points, "i" + U+0307.
+      if (c == 0x130) out += "i\xCC\x87";
+      else append_utf8(out, static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
+    }
     s = std::move(out);
   }
 };

@@ -217,8 +217,12 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
     }
     return std::make_unique<MetaspacePre>(rep, scheme, bool_or(j, "split", true));
   }
-  if (type == "Whitespace")
-    return std::make_unique<SplitPre>(regex_matcher(std::make_shared<Regex>(R"(\w+|[^\w\s]+)", where)), Behavior::Removed, true);
+  if (type == "Whitespace") {
+    // The Rust library uses the `regex` crate here: \w+|[^\w\s]+ with \w = Alphabetic, M, Nd, Pc, Join_Control.
+    const char* w = R"(\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D})";
+    const std::string pattern = std::string("[") + w + "]+|[^" + w + R"(\s]+)";
+    return std::make_unique<SplitPre>(regex_matcher(std::make_shared<Regex>(pattern, where)), Behavior::Removed, true);
+  }
   if (type == "WhitespaceSplit") return std::make_unique<SplitPre>(char_matcher(is_space_char), Behavior::Removed, false);
   if (type == "Punctuation") {
     const Behavior b = j.contains("behavior") ? parse_behavior(j["behavior"], where + ".behavior") : Behavior::Isolated;

@@ -11,6 +11,7 @@ namespace moescope::tok {
 
 std::string translate_oniguruma(const std::string& p) {
   // Oniguruma's \s also matches U+0085 (NEL, White_Space but category Cc), PCRE2's does not;
+  // Oniguruma's \w is Letter|Mark|Decimal_Number|Connector_Punctuation, PCRE2 10.42's is L|N|_;
   // Oniguruma's \h is a hex digit, PCRE2's is horizontal space.
   std::string out;
   out.reserve(p.size() + 16);
@@ -21,6 +22,8 @@ std::string translate_oniguruma(const std::string& p) {
       const char e = p[++i];
       if (e == 's') out += depth ? "\\s\\x{85}" : "[\\s\\x{85}]";
       else if (e == 'S' && !depth) out += "[^\\s\\x{85}]";
+      else if (e == 'w') out += depth ? "\\p{L}\\p{M}\\p{Nd}\\p{Pc}" : "[\\p{L}\\p{M}\\p{Nd}\\p{Pc}]";
+      else if (e == 'W' && !depth) out += "[^\\p{L}\\p{M}\\p{Nd}\\p{Pc}]";
       else if (e == 'h') out += depth ? "0-9a-fA-F" : "[0-9a-fA-F]";
       else if (e == 'H' && !depth) out += "[^0-9a-fA-F]";
       else {
@@ -124,6 +127,13 @@ std::vector<Span> Regex::find_all(std::string_view text) const {
   }
   pcre2_match_data_free(md);
   return out;
+}
+
+bool is_regex_word_char(char32_t c) {
+  static const Regex word(R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}])", "word character class");
+  std::string s;
+  append_utf8(s, c);
+  return !word.find_all(s).empty();
 }
 
 }  // namespace moescope::tok

@@ -30,6 +30,10 @@ class Regex {
   std::unique_ptr<Impl> m_impl;
 };
 
+// A word character of the Rust `regex` crate's \w (Alphabetic, Mark, Decimal_Number,
+// Connector_Punctuation, Join_Control): the test single_word added tokens use at their edges.
+bool is_regex_word_char(char32_t c);
+
 // The Oniguruma -> PCRE2 translation, exposed for tests.
 std::string translate_oniguruma(const std::string& pattern);
 

@@ -201,7 +201,7 @@ void Tokenizer::Impl::encode_segment(std::string text, bool at_start, Encoding& 
   for (auto& sub : subs) {
     if (sub.id >= 0) {
       e.ids.push_back(sub.id);
-      e.tokens.push_back(added[added_by_id.at(sub.id)].content);
+      e.tokens.push_back(std::move(sub.text));  // the matched text, with any whitespace lstrip/rstrip took
       continue;
     }
     std::vector<tok::PreToken> pieces{{std::move(sub.text), at_start && sub.offset == 0}};
@@ -229,7 +229,7 @@ Encoding Tokenizer::encode_with_tokens(std::string_view text, bool add_special_t
     for (auto& seg : d.raw_matcher->split(text)) {
       if (seg.id >= 0) {
         e.ids.push_back(seg.id);
-        e.tokens.push_back(d.added[d.added_by_id.at(seg.id)].content);
+        e.tokens.push_back(std::move(seg.text));
       } else {
         d.encode_segment(std::move(seg.text), seg.offset == 0, e);
       }
