@@ -121,13 +121,14 @@ void SafetensorsFile::parse_header(const std::string& text) {
       throw Error(where + ": data_offsets [" + std::to_string(e.begin) + "," + std::to_string(e.end) +
                   "] out of range: the data section has " + std::to_string(data_size) + " bytes");
     // Byte size with overflow check (a corrupt shape could wrap around).
+    const unsigned __int128 cap = (unsigned __int128)(1) << 64;
     unsigned __int128 bytes = dtype_size(e.dtype);
     for (int64_t d : e.shape) {
       bytes *= uint64_t(d);
-      if (bytes > (unsigned __int128)(m_size)) break;
+      if (bytes >= cap) break;  // keeps the product from wrapping; already far beyond any file
     }
     if (bytes != (unsigned __int128)(e.end - e.begin)) {
-      const std::string b = bytes > (unsigned __int128)(m_size) ? "more than the file" : std::to_string(uint64_t(bytes));
+      const std::string b = bytes >= cap ? "more than 2^64" : std::to_string(uint64_t(bytes));
       throw Error(where + ": shape " + shape_string(e.shape) + " x " + dt + " = " + b +
                   " bytes, but data_offsets span " + std::to_string(e.end - e.begin));
     }
