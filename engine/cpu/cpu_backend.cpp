@@ -140,15 +140,21 @@ void CpuBackend::build_rope_tables() {
   } else if (r.type == "yarn") {
     const double factor = r.factor;
     const double orig = r.original_max_position > 0 ? r.original_max_position : double(m_cfg.max_position_embeddings);
-    if (r.mscale != 0 && r.mscale_all_dim != 0)
+    if (r.attention_factor > 0)
+      attention_factor = float(r.attention_factor);
+    else if (r.mscale != 0 && r.mscale_all_dim != 0)
       attention_factor = float(yarn_get_mscale(factor, r.mscale) / yarn_get_mscale(factor, r.mscale_all_dim));
     else
       attention_factor = float(yarn_get_mscale(factor, 1.0));
     auto correction_dim = [&](double rot) {
       return (m_rot_dim * std::log(orig / (rot * 2 * M_PI))) / (2 * std::log(r.theta));
     };
-    double low = std::floor(correction_dim(r.beta_fast));
-    double high = std::ceil(correction_dim(r.beta_slow));
+    double low = correction_dim(r.beta_fast);
+    double high = correction_dim(r.beta_slow);
+    if (r.truncate) {
+      low = std::floor(low);
+      high = std::ceil(high);
+    }
     low = std::max(low, 0.0);
     high = std::min(high, double(m_rot_dim - 1));
     if (low == high) high += 0.001;
