@@ -1,9 +1,356 @@
-// `moescope compare` (under construction).
+// `moescope compare MODEL --strategy A --strategy B [...] (--prompt TEXT | --prompt-ids 1,2,3 |
+// --prompts FILE.jsonl) [--max-new-tokens N] [--teacher-forced] -o CMP.h5 [--json]`
+// Runs one model on the same prompt under two or more routing strategies, writes one trace run per
+// strategy (with next-token logits) plus a /comparison group, and prints the metrics
+// (docs/strategies.md). Free-running: each strategy generates its own continuation. Teacher-forced:
+// the first strategy generates, the others are stepped through exactly its tokens.
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
 #include "app/cli/cli.h"
+#include "engine/model/model.h"
+#include "engine/routing/strategy.h"
+#include "engine/session/session.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "engine/util/error.h"
+#include "probes/comparison/comparison.h"
+#include "probes/comparison/comparison_h5.h"
+#include "probes/comparison/comparison_json.h"
+#include "probes/trace/trace_file.h"
+#include "probes/trace/trace_writer.h"
 
 namespace moescope::cli {
 
-int cmd_compare(const Args&) { throw Error("'compare' is not implemented in this build yet"); }
+namespace {
+
+struct UsageError : Error {
+  using Error::Error;
+};
+
+struct PromptInput {
+  std::string text;             // when given as text
+  std::vector<int32_t> ids;     // when given as ids
+  bool is_text = true;
+  std::string label;
+};
+
+struct CompareOptions {
+  std::string model;
+  std::vector<std::string> strategies;
+  std::vector<PromptInput> prompts;
+  int max_new_tokens = 32;
+  bool teacher_forced = false;
+  bool json = false;
+  bool add_special_tokens = true;
+  std::string output;
+  std::string backend = "cpu";
+  int threads = 0;
+  SamplingParams sampling;
+};
+
+const char* kUsage =
+    "usage: moescope compare MODEL --strategy A --strategy B [...] (--prompt TEXT | --prompt-ids 1,2,3 | "
+    "--prompts FILE.jsonl) [--max-new-tokens N] [--teacher-forced] [--greedy | --temperature T --top-p P "
+    "--top-k K --seed S] [--no-special-tokens] [--backend cpu|cuda] [--threads N] -o CMP.h5 [--json]";
+
+long long parse_int_arg(const std::string& flag, const std::string& v, long long lo, long long hi) {
+  size_t used = 0;
+  long long x = 0;
+  try {
+    x = std::stoll(v, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used != v.size() || v.empty() || x < lo || x > hi)
+    throw UsageError(flag + ": expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" +
+                     v + "'");
+  return x;
+}
+
+double parse_float_arg(const std::string& flag, const std::string& v) {
+  size_t used = 0;
+  double x = 0;
+  try {
+    x = std::stod(v, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used != v.size() || v.empty()) throw UsageError(flag + ": expected a number, got '" + v + "'");
+  return x;
+}
+
+std::vector<int32_t> parse_ids(const std::string& flag, const std::string& v) {
+  std::vector<int32_t> ids;
+  size_t start = 0;
+  while (start <= v.size()) {
+    size_t comma = v.find(',', start);
+    if (comma == std::string::npos) comma = v.size();
+    ids.push_back(int32_t(parse_int_arg(flag, v.substr(start, comma - start), 0, INT32_MAX)));
+    start = comma + 1;
+  }
+  return ids;
+}
+
+std::vector<PromptInput> read_prompts_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot open prompts file");
+  std::vector<PromptInput> out;
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const std::exception& e) {
+      throw Error(path + ":" + std::to_string(lineno) + ": not a JSON object: " + e.what());
+    }
+    PromptInput p;
+    if (j.is_string()) {
+      p.text = j.get<std::string>();
+    } else if (j.is_object() && (j.contains("text") || j.contains("prompt"))) {
+      p.text = j.contains("text") ? j["text"].get<std::string>() : j["prompt"].get<std::string>();
+      for (const char* key : {"domain", "label", "id"})
+        if (j.contains(key) && j[key].is_string()) {
+          p.label = j[key].get<std::string>();
+          break;
+        }
+    } else if (j.is_object() && j.contains("ids")) {
+      p.is_text = false;
+      p.ids = j["ids"].get<std::vector<int32_t>>();
+    } else {
+      throw Error(path + ":" + std::to_string(lineno) + ": expected {\"text\": ...} or {\"ids\": [...]}");
+    }
+    out.push_back(std::move(p));
+  }
+  if (out.empty()) throw Error(path + ": no prompts");
+  return out;
+}
+
+CompareOptions parse_args(const Args& args) {
+  CompareOptions o;
+  bool sampling_given = false, greedy_given = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) throw UsageError(a + ": missing value");
+      return args[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      throw UsageError("help");
+    } else if (a == "--strategy" || a == "-s") {
+      o.strategies.push_back(value());
+    } else if (a == "--prompt") {
+      PromptInput p;
+      p.text = value();
+      o.prompts.push_back(std::move(p));
+    } else if (a == "--prompt-ids") {
+      const std::string flag = a;
+      PromptInput p;
+      p.is_text = false;
+      p.ids = parse_ids(flag, value());
+      o.prompts.push_back(std::move(p));
+    } else if (a == "--prompts") {
+      for (auto& p : read_prompts_file(value())) o.prompts.push_back(std::move(p));
+    } else if (a == "--max-new-tokens") {
+      o.max_new_tokens = int(parse_int_arg(a, value(), 0, 1 << 20));
+    } else if (a == "--teacher-forced") {
+      o.teacher_forced = true;
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "-o" || a == "--output") {
+      o.output = value();
+    } else if (a == "--backend") {
+      o.backend = value();
+    } else if (a == "--threads") {
+      o.threads = int(parse_int_arg(a, value(), 0, 1024));
+    } else if (a == "--no-special-tokens") {
+      o.add_special_tokens = false;
+    } else if (a == "--greedy") {
+      greedy_given = true;
+    } else if (a == "--temperature") {
+      o.sampling.temperature = float(parse_float_arg(a, value()));
+      sampling_given = true;
+    } else if (a == "--top-p") {
+      o.sampling.top_p = float(parse_float_arg(a, value()));
+      sampling_given = true;
+    } else if (a == "--top-k") {
+      o.sampling.top_k = int(parse_int_arg(a, value(), 0, 1 << 30));
+      sampling_given = true;
+    } else if (a == "--seed") {
+      o.sampling.seed = uint64_t(parse_int_arg(a, value(), 0, INT64_MAX));
+    } else if (!a.empty() && a[0] == '-') {
+      throw UsageError("unknown option '" + a + "'");
+    } else if (o.model.empty()) {
+      o.model = a;
+    } else {
+      throw UsageError("unexpected argument '" + a + "' (the model is '" + o.model + "')");
+    }
+  }
+  if (greedy_given && sampling_given) throw UsageError("--greedy cannot be combined with --temperature/--top-p/--top-k");
+  o.sampling.greedy = !sampling_given;
+  if (o.model.empty()) throw UsageError("missing MODEL (a checkpoint directory)");
+  if (o.strategies.size() < 2) throw UsageError("give at least two --strategy options to compare");
+  if (o.prompts.empty()) throw UsageError("missing prompt: give --prompt, --prompt-ids or --prompts");
+  if (o.output.empty()) throw UsageError("missing -o CMP.h5");
+  return o;
+}
+
+struct PromptRuns {
+  std::vector<RunData> runs;
+  std::vector<std::string> continuations;
+};
+
+}  // namespace
+
+int cmd_compare(const Args& args) {
+  CompareOptions opt;
+  try {
+    opt = parse_args(args);
+  } catch (const UsageError& e) {
+    if (std::string(e.what()) == "help") {
+      std::printf("%s\n", kUsage);
+      return 0;
+    }
+    std::fprintf(stderr, "moescope compare: error: %s\n%s\n", e.what(), kUsage);
+    return 2;
+  }
+
+  SessionOptions so;
+  so.backend = opt.backend;
+  so.threads = opt.threads;
+  std::unique_ptr<Session> session = Session::open(opt.model, so);
+  const ModelConfig& config = session->model().config();
+  // Validate every spec before running anything (errors name the spec).
+  std::vector<std::string> canonical;
+  for (const std::string& spec : opt.strategies) canonical.push_back(make_strategy(spec, config)->spec());
+  session->set_sampling(opt.sampling);
+  const Tokenizer* tok = session->tokenizer();
+
+  TraceWriterOptions two;
+  two.record_logits = true;
+  TraceWriter writer(opt.output, two);
+  const bool multi = opt.prompts.size() > 1;
+  nlohmann::json prompts_json = nlohmann::json::array();
+
+  for (size_t pi = 0; pi < opt.prompts.size(); ++pi) {
+    const PromptInput& prompt = opt.prompts[pi];
+    PromptRuns pr;
+    std::vector<int32_t> reference;  // teacher forcing: the first strategy's sequence
+    int reference_prompt_len = 0;
+    for (size_t si = 0; si < opt.strategies.size(); ++si) {
+      session->set_strategy(opt.strategies[si]);
+      if (prompt.is_text) session->set_prompt_text(prompt.text, opt.add_special_tokens);
+      else session->set_prompt_ids(prompt.ids);
+      const int P = session->prompt_length();
+
+      RunData meta;
+      meta.name = multi ? "p" + std::to_string(pi) + ".s" + std::to_string(si) : std::to_string(si);
+      meta.model = opt.model;
+      meta.family = family_name(config.family);
+      meta.model_config = config.config_text;
+      meta.strategy = session->strategy_spec();
+      meta.backend = opt.backend;
+      meta.tokenizer_sha256 = tok ? tok->sha256() : std::string();
+      meta.prompt = prompt.is_text ? prompt.text : std::string();
+      meta.label = prompt.label;
+      meta.extra_attrs["compare_mode"] = opt.teacher_forced ? "teacher-forced" : "free-running";
+      meta.extra_attrs["strategy_requested"] = opt.strategies[si];
+      writer.begin_run(std::move(meta), &config);
+      writer.set_prompt_length(P);
+      if (tok) writer.set_decoder([tok](int32_t id) { return tok->display_piece(id); });
+      writer.reserve(P + opt.max_new_tokens, opt.max_new_tokens + 1);
+      session->add_sink(&writer);
+      try {
+        session->prefill();
+        if (!opt.teacher_forced || si == 0) {
+          session->run(opt.max_new_tokens, true);
+        } else {
+          for (size_t pos = size_t(P); pos < reference.size(); ++pos) {
+            if (!session->force_pending_token(reference[pos]))
+              throw Error("teacher forcing: cannot force token " + std::to_string(reference[pos]));
+            session->step();
+          }
+        }
+      } catch (...) {
+        session->remove_sink(&writer);
+        throw;
+      }
+      session->remove_sink(&writer);
+      if (si == 0) {
+        reference = session->tokens();
+        reference_prompt_len = P;
+      }
+      const std::vector<int32_t>& seq = session->tokens();
+      std::vector<int32_t> generated(seq.begin() + std::min<size_t>(size_t(P), seq.size()), seq.end());
+      pr.continuations.push_back(tok ? tok->decode(generated) : std::string());
+      pr.runs.push_back(writer.end_run());
+    }
+    (void)reference_prompt_len;
+
+    std::vector<const RunData*> ptrs;
+    for (const RunData& r : pr.runs) ptrs.push_back(&r);
+    auto result = std::make_shared<ComparisonResult>(compare_runs(ptrs, opt.teacher_forced));
+    const std::string group = multi ? "comparison/p" + std::to_string(pi) : "comparison";
+    writer.post([result, group](TraceFile& f) {
+      h5::Id g = f.group(group);
+      write_comparison(g, *result);
+    });
+    nlohmann::json j = comparison_to_json(*result);
+    for (size_t si = 0; si < pr.runs.size(); ++si) {
+      j["runs"][si]["continuation"] = pr.continuations[si];
+      j["runs"][si]["requested"] = opt.strategies[si];
+    }
+    if (prompt.is_text) j["prompt"] = prompt.text;
+    if (!prompt.label.empty()) j["label"] = prompt.label;
+    prompts_json.push_back(std::move(j));
+  }
+  if (multi) {
+    writer.post([n = opt.prompts.size(), tf = opt.teacher_forced](TraceFile& f) {
+      h5::Id g = f.group("comparison");
+      h5::write_attr(g, "mode", tf ? "teacher-forced" : "free-running");
+      h5::write_attr(g, "num_prompts", int64_t(n));
+    });
+  }
+  writer.close();
+
+  nlohmann::json out;
+  if (multi) {
+    out["mode"] = opt.teacher_forced ? "teacher-forced" : "free-running";
+    out["prompts"] = std::move(prompts_json);
+  } else {
+    out = std::move(prompts_json[0]);
+  }
+  out["output"] = opt.output;
+  out["model"] = opt.model;
+  if (opt.json) {
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  // Human-readable summary.
+  for (const auto& pj : multi ? out["prompts"] : nlohmann::json::array({out})) {
+    for (const auto& r : pj["runs"])
+      std::printf("run %-6s %-28s tokens %4d  ppl %s  dropped %.4f\n", r["name"].get<std::string>().c_str(),
+                  r["strategy"].get<std::string>().c_str(), r["tokens"].get<int>(),
+                  r["perplexity"].is_null() ? "n/a" : std::to_string(r["perplexity"].get<double>()).c_str(),
+                  r["dropped_fraction"].get<double>());
+    for (const auto& p : pj["pairs"])
+      std::printf("%s vs %s: jaccard %.4f  top1-expert %.4f  load-JS %.4f  KL %s  top1-token %s  diverge@%d\n",
+                  p["a"].get<std::string>().c_str(), p["b"].get<std::string>().c_str(), p["jaccard"].get<double>(),
+                  p["top1_expert_agreement"].get<double>(), p["load_js"].get<double>(),
+                  p["kl_mean"].is_null() ? "n/a" : std::to_string(p["kl_mean"].get<double>()).c_str(),
+                  p["top1_token_agreement"].is_null() ? "n/a"
+                                                      : std::to_string(p["top1_token_agreement"].get<double>()).c_str(),
+                  p["first_divergence"].get<int>());
+  }
+  std::printf("wrote %s\n", opt.output.c_str());
+  return 0;
+}
 
 }  // namespace moescope::cli
