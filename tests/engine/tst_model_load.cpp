@@ -205,3 +205,229 @@ TEST(ModelLoad, ProgressReachesOneAndCancelThrows) {
   c.cancel_at = 2;
   EXPECT_THROW(Model::load(test::demo_model(), &c), Cancelled);
 }
+
+// ---- checkpoints written by the test (copies of fixtures with one thing changed) -----------------
+
+namespace {
+
+struct RawTensor {
+  std::string dtype;
+  std::vector<int64_t> shape;
+  std::string bytes;
+};
+using RawFile = std::map<std::string, RawTensor>;
+
+// Independent of the engine: reads every tensor's dtype, shape and bytes by hand.
+RawFile read_raw(const std::string& file) {
+  const std::string all = slurp(file);
+  uint64_t n = 0;
+  std::memcpy(&n, all.data(), 8);
+  const json h = json::parse(all.substr(8, n));
+  RawFile out;
+  for (auto it = h.begin(); it != h.end(); ++it) {
+    if (it.key() == "__metadata__") continue;
+    const auto off = it.value()["data_offsets"].get<std::vector<uint64_t>>();
+    out[it.key()] = {it.value()["dtype"].get<std::string>(), it.value()["shape"].get<std::vector<int64_t>>(),
+                     all.substr(8 + n + off[0], off[1] - off[0])};
+  }
+  return out;
+}
+
+void write_raw(const std::string& file, const RawFile& t) {
+  json h = json::object();
+  std::string data;
+  for (const auto& [name, r] : t) {
+    h[name] = {{"dtype", r.dtype}, {"shape", r.shape}, {"data_offsets", {data.size(), data.size() + r.bytes.size()}}};
+    data += r.bytes;
+  }
+  std::string header = h.dump();
+  while (header.size() % 8) header += ' ';
+  std::ofstream out(file, std::ios::binary);
+  const uint64_t n = header.size();
+  for (int i = 0; i < 8; ++i) out.put(char((n >> (8 * i)) & 0xff));
+  out << header << data;
+}
+
+// A copy of a fixture model directory whose config and tensors the caller may edit.
+struct Scratch {
+  std::string dir;
+  json config;
+  RawFile tensors;
+  explicit Scratch(const std::string& family) : dir(test::temp_dir("load-" + family)) {
+    config = read_json(test::model_fixture(family) + "/config.json");
+    tensors = read_raw(test::model_fixture(family) + "/model.safetensors");
+  }
+  std::string write() const {
+    std::ofstream(dir + "/config.json") << config.dump(2);
+    write_raw(dir + "/model.safetensors", tensors);
+    return dir;
+  }
+};
+
+std::vector<float> floats(const std::string& bytes) {
+  std::vector<float> v(bytes.size() / 4);
+  std::memcpy(v.data(), bytes.data(), bytes.size());
+  return v;
+}
+
+#define EXPECT_HAS(haystack, needle) EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
+
+}  // namespace
+
+TEST(ModelLoadErrors, MissingTensorNamesFileAndTensor) {
+  Scratch s("qwen3_moe");
+  s.tensors.erase("model.layers.1.mlp.experts.3.up_proj.weight");
+  const std::string dir = s.write();
+  EXPECT_HAS(error_of([&] { Model::load(dir); }),
+             dir + "/model.safetensors: missing 1 tensor(s) required by config.json (qwen3_moe): "
+                   "'model.layers.1.mlp.experts.3.up_proj.weight'");
+}
+
+TEST(ModelLoadErrors, UnexpectedTensorIsAnError) {
+  Scratch s("olmoe");
+  s.tensors["model.layers.0.mlp.experts.8.gate_proj.weight"] = s.tensors["model.layers.0.mlp.experts.7.gate_proj.weight"];
+  const std::string dir = s.write();
+  const std::string err = error_of([&] { Model::load(dir); });
+  EXPECT_HAS(err, dir + "/model.safetensors: 1 unexpected tensor(s)");
+  EXPECT_HAS(err, "'model.layers.0.mlp.experts.8.gate_proj.weight'");
+}
+
+TEST(ModelLoad, RotaryBuffersAndMtpLayerAreToleratedWithWarnings) {
+  Scratch s("deepseek_v3");
+  RawTensor inv{"F32", {4}, std::string(16, '\0')};
+  s.tensors["model.layers.0.self_attn.rotary_emb.inv_freq"] = inv;
+  // DeepSeek's MTP module is stored as layer num_hidden_layers (3 here).
+  s.tensors["model.layers.3.eh_proj.weight"] = s.tensors["model.layers.0.mlp.gate_proj.weight"];
+  s.tensors["model.layers.3.mlp.gate.weight"] = s.tensors["model.layers.1.mlp.gate.weight"];
+  const std::string dir = s.write();
+  auto m = Model::load(dir);
+  std::string all;
+  for (const auto& w : m->config().warnings) all += w + "\n";
+  EXPECT_HAS(all, "ignored 1 rotary inv_freq");
+  EXPECT_HAS(all, "ignored 2 tensor(s) of layers >= num_hidden_layers (3)");
+  EXPECT_EQ(count_weight_parameters(m->weights()), int64_t(count_parameters(m->config()).total));
+}
+
+TEST(ModelLoadErrors, ShapeContradictingConfig) {
+  Scratch s("olmoe");
+  s.config["num_experts"] = 4;  // the file has 8 experts
+  const std::string dir = s.write();
+  EXPECT_HAS(error_of([&] { Model::load(dir); }),
+             "model.safetensors: model.layers.0.mlp.gate.weight: shape [8,64] but config says num_experts=4, hidden_size=64");
+
+  Scratch q("qwen2_moe");
+  q.config["shared_expert_intermediate_size"] = 48;
+  const std::string qdir = q.write();
+  EXPECT_HAS(error_of([&] { Model::load(qdir); }),
+             "model.layers.0.mlp.shared_expert.gate_proj.weight: shape [64,64] but config says "
+             "shared_expert_intermediate_size=48, hidden_size=64");
+}
+
+TEST(ModelLoadErrors, NonFloatWeight) {
+  Scratch s("mixtral");
+  s.tensors["model.norm.weight"].dtype = "I32";
+  const std::string dir = s.write();
+  EXPECT_HAS(error_of([&] { Model::load(dir); }), "tensor 'model.norm.weight' has dtype I32; weights must be F32, BF16 or F16");
+}
+
+TEST(ModelLoadErrors, UnsupportedArchitectureAndGptOssWeights) {
+  Scratch s("mixtral");
+  s.config["model_type"] = "llama";
+  const std::string dir = s.write();
+  EXPECT_EQ(error_of([&] { Model::load(dir); }),
+            dir + "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v3)");
+
+  const std::string g = test::temp_dir("load-gptoss");
+  fs::copy_file(test::fixtures_dir() + "/configs/gpt-oss-20b.json", g + "/config.json");
+  write_raw(g + "/model.safetensors", {{"x", RawTensor{"F32", {1}, std::string(4, '\0')}}});
+  EXPECT_HAS(error_of([&] { Model::load(g); }), "loading gpt_oss weights is not supported yet");
+  EXPECT_HAS(error_of([&] { Model::load(test::temp_dir("empty")); }), "no config.json in this directory");
+}
+
+TEST(ModelLoad, TiedEmbeddingsWithoutLmHead) {
+  Scratch s("qwen2_moe");
+  s.config["tie_word_embeddings"] = true;
+  s.tensors.erase("lm_head.weight");
+  const std::string dir = s.write();
+  auto m = Model::load(dir);
+  EXPECT_EQ(m->weights().lm_head.data, m->weights().embed.data);
+  EXPECT_EQ(m->weights().lm_head.shape, m->weights().embed.shape);
+  int64_t file_params = 0;
+  for (const auto& [n, t] : s.tensors) file_params += numel(t.shape);
+  EXPECT_EQ(count_weight_parameters(m->weights()), file_params);
+  EXPECT_EQ(int64_t(count_parameters(m->config()).total), file_params);
+}
+
+// Fuses the per-expert tensors of `family` into transformers-5 3-D tensors under `moe_prefix` and
+// checks each expert view holds exactly the original expert's numbers.
+static void check_fused(const std::string& family, const std::string& src_moe, const std::string& dst_moe,
+                        const char* gate_n, const char* up_n, const char* down_n) {
+  Scratch s(family);
+  const RawFile orig = s.tensors;
+  const json cfg = s.config;
+  const int E = cfg.value("num_local_experts", cfg.value("num_experts", 0));
+  const int L = cfg["num_hidden_layers"].get<int>();
+  const int64_t H = cfg["hidden_size"].get<int64_t>();
+  const int64_t I = cfg.contains("moe_intermediate_size") ? cfg["moe_intermediate_size"].get<int64_t>()
+                                                           : cfg["intermediate_size"].get<int64_t>();
+  for (int l = 0; l < L; ++l) {
+    const std::string sp = "model.layers." + std::to_string(l) + "." + src_moe;
+    const std::string dp = "model.layers." + std::to_string(l) + "." + dst_moe;
+    RawTensor gu{"F32", {E, 2 * I, H}, ""}, dn{"F32", {E, H, I}, ""};
+    for (int e = 0; e < E; ++e) {
+      const std::string ep = sp + "experts." + std::to_string(e) + ".";
+      gu.bytes += orig.at(ep + gate_n).bytes + orig.at(ep + up_n).bytes;  // gate rows, then up rows
+      dn.bytes += orig.at(ep + down_n).bytes;
+      for (const char* n : {gate_n, up_n, down_n}) s.tensors.erase(ep + n);
+    }
+    s.tensors[dp + "experts.gate_up_proj"] = gu;
+    s.tensors[dp + "experts.down_proj"] = dn;
+    if (src_moe != dst_moe) {
+      s.tensors[dp + "gate.weight"] = orig.at(sp + "gate.weight");
+      s.tensors.erase(sp + "gate.weight");
+    }
+  }
+  const std::string dir = s.write();
+  auto m = Model::load(dir);
+  for (int l = 0; l < L; ++l) {
+    const std::string sp = "model.layers." + std::to_string(l) + "." + src_moe;
+    ASSERT_EQ(m->weights().layers[size_t(l)].moe.experts.size(), size_t(E));
+    for (int e = 0; e < E; ++e) {
+      const std::string ep = sp + "experts." + std::to_string(e) + ".";
+      const FfnWeights& x = m->weights().layers[size_t(l)].moe.experts[size_t(e)];
+      EXPECT_EQ(x.gate.shape, (std::vector<int64_t>{I, H}));
+      EXPECT_EQ(x.up.shape, (std::vector<int64_t>{I, H}));
+      EXPECT_EQ(x.down.shape, (std::vector<int64_t>{H, I}));
+      EXPECT_EQ(x.gate.to_f32(), floats(orig.at(ep + gate_n).bytes));
+      EXPECT_EQ(x.up.to_f32(), floats(orig.at(ep + up_n).bytes));
+      EXPECT_EQ(x.down.to_f32(), floats(orig.at(ep + down_n).bytes));
+    }
+    EXPECT_EQ(m->weights().layers[size_t(l)].moe.router.to_f32(), floats(orig.at(sp + "gate.weight").bytes));
+  }
+  int64_t file_params = 0;
+  for (const auto& [n, t] : orig) file_params += numel(t.shape);
+  EXPECT_EQ(count_weight_parameters(m->weights()), file_params);
+}
+
+TEST(ModelLoad, FusedExpertTensorsAreViews) {
+  check_fused("qwen3_moe", "mlp.", "mlp.", "gate_proj.weight", "up_proj.weight", "down_proj.weight");
+  check_fused("mixtral", "block_sparse_moe.", "mlp.", "w1.weight", "w3.weight", "w2.weight");
+  check_fused("mixtral", "block_sparse_moe.", "block_sparse_moe.", "w1.weight", "w3.weight", "w2.weight");
+}
+
+TEST(ModelLoadErrors, FusedExpertShapeContradictingConfig) {
+  Scratch s("olmoe");
+  const int64_t E = 8, I = 32, H = 64;
+  for (int l = 0; l < 2; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".mlp.experts.";
+    for (int e = 0; e < E; ++e)
+      for (const char* n : {"gate_proj.weight", "up_proj.weight", "down_proj.weight"})
+        s.tensors.erase(p + std::to_string(e) + "." + n);
+    s.tensors[p + "gate_up_proj"] = RawTensor{"F32", {E, I, H}, std::string(size_t(E * I * H * 4), '\0')};  // not 2I
+    s.tensors[p + "down_proj"] = RawTensor{"F32", {E, H, I}, std::string(size_t(E * H * I * 4), '\0')};
+  }
+  const std::string dir = s.write();
+  EXPECT_HAS(error_of([&] { Model::load(dir); }),
+             "model.layers.0.mlp.experts.gate_up_proj: shape [8,32,64] but config says num_experts=8, "
+             "2*intermediate_size=64, hidden_size=64");
+}

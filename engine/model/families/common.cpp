@@ -391,7 +391,6 @@ void bind_common_gqa(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
       a.q_norm = b.need(p + "self_attn.q_norm.weight", {HD});
       a.k_norm = b.need(p + "self_attn.k_norm.weight", {HD});
     }
-    b.ignore(p + "self_attn.rotary_emb.inv_freq");
     L.is_moe = c.layer_is_moe.empty() ? true : bool(c.layer_is_moe[size_t(i)]);
   }
 }

@@ -90,7 +90,6 @@ void bind_deepseek_v3(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
     a.kv_a_norm = b.need(s + "kv_a_layernorm.weight", {KL});
     a.kv_b = b.need(s + "kv_b_proj.weight", {KB, KL});
     a.o = b.need(s + "o_proj.weight", {H, O});
-    b.ignore(s + "rotary_emb.inv_freq");
 
     L.is_moe = c.layer_is_moe[size_t(i)];
     const std::string m = p + "mlp.";
