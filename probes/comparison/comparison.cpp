@@ -175,9 +175,9 @@ ComparisonResult compare_runs(const std::vector<const RunData*>& runs, bool teac
           size_t inter = 0;
           for (int32_t e : sa) inter += sb.count(e);
           const size_t uni = sa.size() + sb.size() - inter;
-          const float jac = uni == 0 ? 1.0f : float(double(inter) / double(uni));
+          const double jac = uni == 0 ? 1.0 : double(inter) / double(uni);
           const uint8_t agree = top1_expert(A, t, l) == top1_expert(B, t, l) ? 1 : 0;
-          p.jaccard[size_t(t) * M + l] = jac;
+          p.jaccard[size_t(t) * M + l] = float(jac);
           p.top1_expert_agree[size_t(t) * M + l] = agree;
           p.layer_jaccard[l] += jac;
           p.layer_top1_expert_agreement[l] += agree;
