@@ -127,7 +127,10 @@ void CpuBackend::attend(int layer, const float* q, int64_t ldq, int T, int pos0,
   const int64_t odim = int64_t(heads) * v_dim;
   const int ctx1 = m_ctx + 1;
 
-  m_pool.parallel_for(int64_t(T) * heads, 1, [&](int64_t begin, int64_t end, int thread) {
+  // Work per (token, head) grows with the context; short contexts run on the calling thread.
+  const int64_t per_item = int64_t(pos0 + T) * (qk_dim + v_dim);
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, per_item));
+  m_pool.parallel_for(int64_t(T) * heads, grain, [&](int64_t begin, int64_t end, int thread) {
     float* scores = m_scores.data() + size_t(thread) * ctx1;
     for (int64_t item = begin; item < end; ++item) {
       const int t = int(item / heads), h = int(item % heads);

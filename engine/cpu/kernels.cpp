@@ -131,8 +131,9 @@ void linear_multi(ThreadPool& pool, const float* x, int64_t ldx, int T, const Li
                (b && b->dtype == DType::F32) ? reinterpret_cast<const float*>(b->data) : nullptr, b, jobs[j].y, jobs[j].ldy};
     total += W.rows();
   }
-  // Enough work per chunk that waking a thread pays off (~32k multiply-adds).
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, K * T));
+  // Enough work per chunk that handing it to another thread pays off (~64k multiply-adds, a few
+  // microseconds); smaller matrices run on the calling thread.
+  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, K * T));
   pool.parallel_for(total, grain, [&](int64_t begin, int64_t end, int) {
     int j = 0;
     for (int64_t r = begin; r < end; ++r) {

@@ -1,6 +1,8 @@
 // A fixed pool of worker threads for data-parallel loops (matvec rows, attention heads, experts).
 // parallel_for() never allocates: the body is passed as a function pointer + context, and the
 // calling thread works alongside the workers, so a pool of N threads uses N cores in total.
+// Decoding issues many small jobs back to back, so workers spin briefly for the next job before
+// sleeping on a condition variable (a futex wake-up costs more than a small matvec).
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -41,16 +43,16 @@ class ThreadPool {
   std::mutex m_mutex;
   std::condition_variable m_wake;
   std::condition_variable m_done;
-  // current job (valid while m_active > 0)
+  // Current job: written before m_generation is bumped (release), read after workers see the bump.
   Fn m_fn = nullptr;
   void* m_ctx = nullptr;
   int64_t m_n = 0;
   int64_t m_chunk = 1;
   std::atomic<int64_t> m_next{0};
-  int m_pending = 0;            // workers that have not yet finished the current job
-  uint64_t m_generation = 0;    // bumps per job so workers see each job once
-  bool m_stop = false;
-  std::mutex m_run_mutex;       // one job at a time (nested calls run inline)
+  std::atomic<int> m_pending{0};          // workers that have not yet finished the current job
+  std::atomic<uint64_t> m_generation{0};  // bumps per job so workers see each job once
+  std::atomic<bool> m_stop{false};
+  std::mutex m_run_mutex;                 // one job at a time (nested calls run inline)
 };
 
 }  // namespace moescope
