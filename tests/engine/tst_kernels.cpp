@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -194,6 +196,17 @@ TEST(ThreadPool, CoversEveryIndexOnceAndNestsInline) {
     });
     for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)].load(), 1) << "n=" << n << " i=" << i;
   }
+}
+
+TEST(ThreadPool, ManyBackToBackJobsWithIdleGaps) {
+  // Exercises the hand-over between spinning and sleeping workers: no job may be lost or run twice.
+  ThreadPool pool(2);
+  std::atomic<int64_t> total{0};
+  for (int job = 0; job < 3000; ++job) {
+    pool.parallel_for(64, 1, [&](int64_t b, int64_t e, int) { total += e - b; });
+    if (job % 500 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
+  EXPECT_EQ(total.load(), 3000 * 64);
 }
 
 // ---- native router rules on hand-made logits ---------------------------------------------------

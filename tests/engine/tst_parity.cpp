@@ -11,6 +11,7 @@
 #include <set>
 
 #include "engine/cpu/backend.h"
+#include "engine/cpu/kernels.h"
 #include "engine/model/model.h"
 #include "engine/session/session.h"
 #include "tests/support/fixtures.h"
@@ -183,5 +184,23 @@ TEST_P(DemoParity, MatchesTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Demo, DemoParity, ::testing::Values("c", "csv", "prose", "python"),
                          [](const auto& info) { return info.param; });
+
+}  // namespace
+
+namespace {
+
+// The scalar kernels (the fallback on CPUs without AVX2/FMA/F16C) must match as well.
+TEST(ScalarKernels, MatchTransformers) {
+  cpu::set_simd_enabled(false);
+  for (const std::string family : {"mixtral", "deepseek_v3"}) {
+    const Reference ref(test::model_reference(family));
+    const FullForward f = run_full(Model::load(test::model_fixture(family)), ref.ids("input_ids"));
+    EXPECT_LE(max_abs_diff(f.logits, ref.floats("logits")), 1e-4) << family;
+  }
+  const Reference demo(test::demo_reference());
+  const FullForward f = run_full(Model::load(test::demo_model()), demo.ids("c.input_ids"));
+  EXPECT_LE(max_abs_diff(f.logits, demo.floats("c.logits")), 1e-4) << "demo (bf16)";
+  cpu::set_simd_enabled(true);
+}
 
 }  // namespace
