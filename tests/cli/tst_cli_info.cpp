@@ -1,0 +1,161 @@
+// `moescope info` run as a process: JSON for checkpoint directories (demo, fixtures) and bare
+// config.json files, checked against independent sources (training_report.json, meta.json, file sizes,
+// published parameter counts), and the one-line errors with their exit codes.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/fixtures.h"
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ProcResult {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+ProcResult run_info(const std::string& args) {
+  const std::string err_file = moescope::test::temp_dir("cli-info") + "/stderr";
+  const std::string cmd = "'" + moescope::test::moescope_binary() + "' info " + args + " 2>'" + err_file + "'";
+  ProcResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = slurp(err_file);
+  return r;
+}
+
+json info(const std::string& path) {
+  ProcResult r = run_info("'" + path + "'");
+  EXPECT_EQ(r.code, 0) << r.err;
+  return json::parse(r.out);
+}
+
+}  // namespace
+
+TEST(CliInfo, DemoCheckpoint) {
+  const json j = info(moescope::test::demo_model());
+  const json report = json::parse(slurp(moescope::test::demo_model() + "/training_report.json"));
+  EXPECT_EQ(j["source"], "checkpoint");
+  EXPECT_EQ(j["family"], "mixtral");
+  EXPECT_EQ(j["architecture"], "MixtralForCausalLM");
+  EXPECT_EQ(j["layers"], 6);
+  EXPECT_EQ(j["moe_layers"], json({0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(j["experts"], 16);
+  EXPECT_EQ(j["experts_per_token"], 2);
+  EXPECT_EQ(j["shared_experts"], 0);
+  EXPECT_EQ(j["hidden_size"], 128);
+  EXPECT_EQ(j["vocab_size"], 4096);
+  EXPECT_EQ(j["head_dim"], 32);
+  EXPECT_EQ(j["attention"]["kind"], "gqa");
+  EXPECT_EQ(j["context_length"], 1024);
+  EXPECT_EQ(j["params"]["total"], report["params_total"]);
+  EXPECT_EQ(j["params"]["active"], report["params_active_per_token"]);
+  EXPECT_EQ(j["params"]["embedding"], 4096 * 128);
+  EXPECT_EQ(j["params"]["active_without_embedding"], report["params_active_per_token"].get<int64_t>() - 4096 * 128);
+  EXPECT_EQ(j["checkpoint_params"], report["params_total"]);
+  EXPECT_EQ(j["checkpoint_params_match"], true);
+  EXPECT_EQ(j["dtypes"], json({"BF16"}));
+  std::set<std::string> names;
+  for (const auto& f : j["files"]) {
+    names.insert(f["name"].get<std::string>());
+    EXPECT_EQ(f["bytes"].get<uint64_t>(), fs::file_size(moescope::test::demo_model() + "/" + f["name"].get<std::string>()));
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
+                                          "model-00002-of-00002.safetensors"}));
+  EXPECT_TRUE(j["warnings"].empty());
+}
+
+TEST(CliInfo, FixtureCheckpoints) {
+  for (const std::string family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v3"}) {
+    SCOPED_TRACE(family);
+    const json meta = json::parse(slurp(moescope::test::fixtures_dir() + "/models/" + family + "/meta.json"));
+    const json j = info(moescope::test::model_fixture(family));
+    EXPECT_EQ(j["family"], family);
+    EXPECT_EQ(j["moe_layers"], meta["moe_layers"]);
+    EXPECT_EQ(j["checkpoint_params_match"], true);
+    EXPECT_EQ(j["dtypes"], json({"F32"}));
+    EXPECT_EQ(j["attention"]["kind"], family == "deepseek_v3" ? "mla" : "gqa");
+    // Tensors in the file: fp32, so bytes = 4 * parameters + header.
+    const uint64_t file = fs::file_size(moescope::test::model_fixture(family) + "/model.safetensors");
+    const uint64_t params = j["checkpoint_params"].get<uint64_t>();
+    EXPECT_LT(4 * params, file);
+    EXPECT_GT(4 * params + 20000, file);
+    if (family == "olmoe") EXPECT_NE(j["warnings"][0].get<std::string>().find("50279"), std::string::npos);
+    if (family == "deepseek_v3") EXPECT_EQ(j["shared_experts"], 1);
+  }
+}
+
+TEST(CliInfo, BareConfigJson) {
+  const json j = info(moescope::test::fixtures_dir() + "/configs/Qwen3-30B-A3B.json");
+  EXPECT_EQ(j["source"], "config");
+  EXPECT_EQ(j["family"], "qwen3_moe");
+  EXPECT_EQ(j["experts"], 128);
+  EXPECT_EQ(j["experts_per_token"], 8);
+  EXPECT_EQ(j["head_dim"], 128);
+  EXPECT_EQ(j["context_length"], 40960);
+  EXPECT_NEAR(j["params"]["total"].get<double>() / 30.5e9, 1.0, 0.02);  // Qwen3 model card
+  EXPECT_NEAR(j["params"]["active"].get<double>() / 3.3e9, 1.0, 0.02);
+  EXPECT_EQ(j["dtypes"], json::array());
+
+  const json g = info(moescope::test::fixtures_dir() + "/configs/gpt-oss-20b.json");
+  EXPECT_EQ(g["family"], "gpt_oss");
+  EXPECT_NEAR(g["params"]["total"].get<double>() / 20.91e9, 1.0, 0.02);  // gpt-oss model card
+  EXPECT_NEAR(g["params"]["active_without_embedding"].get<double>() / 3.61e9, 1.0, 0.02);
+  EXPECT_FALSE(g["warnings"].empty());  // mxfp4 quantization_config
+
+  const json d = info(moescope::test::fixtures_dir() + "/configs/DeepSeek-V3.json");
+  EXPECT_EQ(d["dense_layers"], json({0, 1, 2}));
+  EXPECT_EQ(d["attention"]["kind"], "mla");
+  EXPECT_EQ(d["rope"]["type"], "yarn");
+}
+
+TEST(CliInfo, Errors) {
+  ProcResult r = run_info("/nonexistent/model");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "moescope info: error: /nonexistent/model: no such file or directory\n");
+  EXPECT_TRUE(r.out.empty());
+
+  const std::string dir = moescope::test::temp_dir("cli-info-bad");
+  std::ofstream(dir + "/config.json") << R"({"model_type": "llama", "architectures": ["LlamaForCausalLM"]})";
+  r = run_info("'" + dir + "/config.json'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "moescope info: error: " + dir +
+                       "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
+                       "qwen3_moe, deepseek_v3)\n");
+
+  r = run_info("");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("moescope info: error: missing MODEL_DIR or config.json"), std::string::npos);
+
+  // A checkpoint whose shard is missing: the index and the shard are named.
+  const std::string ck = moescope::test::temp_dir("cli-info-shard");
+  fs::copy_file(moescope::test::demo_model() + "/config.json", ck + "/config.json");
+  fs::copy_file(moescope::test::demo_model() + "/model.safetensors.index.json", ck + "/model.safetensors.index.json");
+  fs::copy_file(moescope::test::demo_model() + "/model-00001-of-00002.safetensors", ck + "/model-00001-of-00002.safetensors");
+  r = run_info("'" + ck + "'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("model.safetensors.index.json: shard 'model-00002-of-00002.safetensors'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos);
+}
