@@ -61,7 +61,13 @@ void deepseek_choice_scores(const FamilyRow& row, const float* logits, std::vect
 void rank_by_key(const float* key, int n, std::vector<int32_t>& order) {
   order.resize(n);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [key](int32_t a, int32_t b) { return key[a] > key[b]; });
+  // explicit index tie-break instead of stable_sort: same order, no temporary buffer
+  // (NaN ranks last, so a broken router cannot break the sort's ordering contract)
+  auto value = [key](int32_t i) { return std::isnan(key[i]) ? kNegInf : key[i]; };
+  std::sort(order.begin(), order.end(), [&value](int32_t a, int32_t b) {
+    const float va = value(a), vb = value(b);
+    return va > vb || (va == vb && a < b);
+  });
 }
 
 void masked_softmax(const float* logits, int n, const uint8_t* disabled, float* out) {
@@ -89,14 +95,17 @@ int family_topk(const FamilyRow& row, const float* logits, int k, int32_t* exper
   const int E = row.num_experts;
   std::fill(experts, experts + k, -1);
   std::fill(weights, weights + k, 0.0f);
-  std::vector<int32_t> order;
+  // per-thread scratch: no allocation per token once warmed up
+  thread_local std::vector<int32_t> order;
+  thread_local std::vector<float> probs, key, sig, choice;
+  thread_local std::vector<uint8_t> kept;
   int chosen = 0;
   switch (cfg.scoring) {
     case RouterScoring::SoftmaxTopK: {
-      std::vector<float> probs(E);
+      probs.resize(E);
       masked_softmax(logits, E, row.disabled, probs.data());
       // rank on the logits: same order as the probabilities, without rounding ties
-      std::vector<float> key(logits, logits + E);
+      key.assign(logits, logits + E);
       for (int e = 0; e < E; ++e)
         if (is_disabled(row, e)) key[e] = kNegInf;
       rank_by_key(key.data(), E, order);
@@ -113,7 +122,7 @@ int family_topk(const FamilyRow& row, const float* logits, int k, int32_t* exper
       break;
     }
     case RouterScoring::TopKSoftmax: {
-      std::vector<float> key(logits, logits + E);
+      key.assign(logits, logits + E);
       for (int e = 0; e < E; ++e)
         if (is_disabled(row, e)) key[e] = kNegInf;
       rank_by_key(key.data(), E, order);
@@ -129,8 +138,6 @@ int family_topk(const FamilyRow& row, const float* logits, int k, int32_t* exper
       break;
     }
     case RouterScoring::SigmoidGroupTopK: {
-      std::vector<float> sig, choice;
-      std::vector<uint8_t> kept;
       deepseek_choice_scores(row, logits, sig, choice, kept);
       rank_by_key(choice.data(), E, order);
       float sum = 0.0f;
