@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Plain PyTorch (CPU, eager) peer of the MoEScope engine, for `bench/run_bench.sh`.
+
+Loads the same safetensors checkpoint (Mixtral / OLMoE / Qwen3-MoE layouts: softmax top-k routing), runs a
+prompt as one batch (prefill) and then greedy-decodes token by token with a KV cache, and prints JSON with
+tokens/s for both phases and the generated ids (which cross-check the engine's greedy output).
+Weights are widened to float32 at load: that is what a plain eager implementation does on a CPU.
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+
+
+def read_safetensors(path):
+    out = {}
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = info["data_offsets"]
+        t = torch.frombuffer(bytearray(data[a:b]), dtype=DTYPES[info["dtype"]]).reshape(info["shape"])
+        out[name] = t.float()
+    return out
+
+
+def load_checkpoint(d):
+    idx = os.path.join(d, "model.safetensors.index.json")
+    files = sorted(set(json.load(open(idx))["weight_map"].values())) if os.path.exists(idx) else ["model.safetensors"]
+    w = {}
+    for f in files:
+        w.update(read_safetensors(os.path.join(d, f)))
+    return w
+
+
+class Peer:
+    def __init__(self, d):
+        self.cfg = json.load(open(os.path.join(d, "config.json")))
+        c = self.cfg
+        self.family = c["model_type"]
+        if self.family not in ("mixtral", "olmoe", "qwen3_moe"):
+            sys.exit(f"torch_peer: family {self.family} not implemented in the peer")
+        self.w = load_checkpoint(d)
+        self.H = c["hidden_size"]
+        self.nh = c["num_attention_heads"]
+        self.nkv = c.get("num_key_value_heads", self.nh)
+        self.hd = c.get("head_dim") or self.H // self.nh
+        self.L = c["num_hidden_layers"]
+        self.E = c.get("num_local_experts") or c.get("num_experts")
+        self.k = c["num_experts_per_tok"]
+        self.eps = c["rms_norm_eps"]
+        theta = c.get("rope_theta") or c.get("rope_parameters", {}).get("rope_theta", 10000.0)
+        self.inv_freq = 1.0 / (theta ** (torch.arange(0, self.hd, 2).float() / self.hd))
+        self.norm_topk = True if self.family == "mixtral" else c.get("norm_topk_prob", False)
+        self.moe = "block_sparse_moe" if self.family == "mixtral" else "mlp"
+        self.names = ("w1", "w3", "w2") if self.family == "mixtral" else ("gate_proj", "up_proj", "down_proj")
+
+    def rms(self, x, w):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * w
+
+    def rope(self, x, pos):
+        f = torch.outer(pos.float(), self.inv_freq)
+        emb = torch.cat([f, f], -1)
+        cos, sin = emb.cos()[None], emb.sin()[None]
+        x1, x2 = x[..., : self.hd // 2], x[..., self.hd // 2:]
+        return x * cos + torch.cat([-x2, x1], -1) * sin
+
+    def forward(self, ids, cache, start):
+        w, T = self.w, len(ids)
+        x = w["model.embed_tokens.weight"][torch.tensor(ids)]
+        pos = torch.arange(start, start + T)
+        for l in range(self.L):
+            p = f"model.layers.{l}."
+            h = self.rms(x, w[p + "input_layernorm.weight"])
+            q = h @ w[p + "self_attn.q_proj.weight"].T
+            k = h @ w[p + "self_attn.k_proj.weight"].T
+            v = h @ w[p + "self_attn.v_proj.weight"].T
+            if self.family == "olmoe":
+                q = self.rms(q, w[p + "self_attn.q_norm.weight"])
+                k = self.rms(k, w[p + "self_attn.k_norm.weight"])
+            q = q.view(T, self.nh, self.hd).transpose(0, 1)
+            k = k.view(T, self.nkv, self.hd).transpose(0, 1)
+            v = v.view(T, self.nkv, self.hd).transpose(0, 1)
+            if self.family == "qwen3_moe":
+                q = self.rms(q, w[p + "self_attn.q_norm.weight"])
+                k = self.rms(k, w[p + "self_attn.k_norm.weight"])
+            q, k = self.rope(q, pos), self.rope(k, pos)
+            kc, vc = cache[l]
+            kc[:, start:start + T] = k
+            vc[:, start:start + T] = v
+            K = kc[:, : start + T].repeat_interleave(self.nh // self.nkv, 0)
+            V = vc[:, : start + T].repeat_interleave(self.nh // self.nkv, 0)
+            s = q @ K.transpose(1, 2) / math.sqrt(self.hd)
+            mask = torch.full((T, start + T), float("-inf")).triu(start + 1)
+            a = torch.softmax(s + mask, -1) @ V
+            x = x + a.transpose(0, 1).reshape(T, -1) @ w[p + "self_attn.o_proj.weight"].T
+            h = self.rms(x, w[p + "post_attention_layernorm.weight"])
+            logits = h @ w[p + f"{self.moe}.gate.weight"].T
+            probs = torch.softmax(logits, -1)
+            top, sel = torch.topk(probs, self.k, -1)
+            if self.norm_topk:
+                top = top / top.sum(-1, keepdim=True)
+            out = torch.zeros_like(h)
+            g, u, dn = self.names
+            for e in sel.unique().tolist():
+                rows, slot = (sel == e).nonzero(as_tuple=True)
+                pe = p + f"{self.moe}.experts.{e}."
+                y = F.silu(h[rows] @ w[pe + f"{g}.weight"].T) * (h[rows] @ w[pe + f"{u}.weight"].T)
+                out.index_add_(0, rows, (y @ w[pe + f"{dn}.weight"].T) * top[rows, slot, None])
+            x = x + out
+        x = self.rms(x, w["model.norm.weight"])
+        head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
+        return x[-1] @ head.T
+
+    def run(self, prompt, gen):
+        ctx = len(prompt) + gen
+        cache = [(torch.zeros(self.nkv, ctx, self.hd), torch.zeros(self.nkv, ctx, self.hd)) for _ in range(self.L)]
+        with torch.no_grad():
+            t0 = time.perf_counter()
+            logits = self.forward(prompt, cache, 0)
+            t1 = time.perf_counter()
+            ids = [int(logits.argmax())]
+            for i in range(gen - 1):
+                logits = self.forward([ids[-1]], cache, len(prompt) + i)
+                ids.append(int(logits.argmax()))
+            t2 = time.perf_counter()
+        return t1 - t0, t2 - t1, ids
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--prompt-ids", required=True, help="comma-separated ids")
+    ap.add_argument("--gen", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    prompt = [int(t) for t in a.prompt_ids.split(",")]
+    t_load = time.perf_counter()
+    peer = Peer(a.model)
+    t_load = time.perf_counter() - t_load
+    peer.run(prompt[:8], 4)  # warm-up
+    pre, dec, ids = peer.run(prompt, a.gen)
+    print(json.dumps({
+        "peer": f"pytorch {torch.__version__} eager fp32, {a.threads} threads",
+        "blas": torch.__config__.show().count("OpenBLAS") > 0 and "OpenBLAS" or "other",
+        "load_s": t_load, "prompt_len": len(prompt), "gen": a.gen,
+        "prefill_tok_s": len(prompt) / pre, "decode_tok_s": (a.gen - 1) / dec if a.gen > 1 else 0.0,
+        "decode_ms_per_token": 1000 * dec / max(1, a.gen - 1), "greedy_ids": ids,
+    }))
+
+
+if __name__ == "__main__":
+    main()
