@@ -1,5 +1,6 @@
 // `moescope info MODEL|config.json`: a JSON summary of a checkpoint (loaded and checked: dtypes, files,
 // parameters counted from the tensors) or of a bare config.json (architecture and parameter counts).
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -90,6 +91,31 @@ ojson file_entry(const fs::path& p) {
   return {{"name", p.filename().string()}, {"bytes", ec ? 0 : int64_t(size)}};
 }
 
+// Pretty JSON with arrays of plain values kept on one line (moe_layers of a 61-layer model stays short).
+void print_json(const ojson& j, std::string& out, int indent) {
+  const std::string pad(size_t(indent) * 2, ' '), pad_in(size_t(indent + 1) * 2, ' ');
+  if (j.is_object() && !j.empty()) {
+    out += "{\n";
+    size_t i = 0;
+    for (auto it = j.begin(); it != j.end(); ++it, ++i) {
+      out += pad_in + ojson(it.key()).dump() + ": ";
+      print_json(it.value(), out, indent + 1);
+      out += i + 1 < j.size() ? ",\n" : "\n";
+    }
+    out += pad + "}";
+  } else if (j.is_array() && !j.empty() && std::any_of(j.begin(), j.end(), [](const ojson& x) { return x.is_structured(); })) {
+    out += "[\n";
+    for (size_t i = 0; i < j.size(); ++i) {
+      out += pad_in;
+      print_json(j[i], out, indent + 1);
+      out += i + 1 < j.size() ? ",\n" : "\n";
+    }
+    out += pad + "]";
+  } else {
+    out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+}
+
 int usage(const char* msg) {
   std::fprintf(stderr, "moescope info: error: %s\nusage: moescope info MODEL_DIR|config.json\n", msg);
   return 2;
@@ -153,7 +179,9 @@ int cmd_info(const Args& args) {
   } else {
     throw Error(path + ": no such file or directory");
   }
-  std::printf("%s\n", out.dump(2).c_str());
+  std::string text;
+  print_json(out, text, 0);
+  std::printf("%s\n", text.c_str());
   return 0;
 }
 

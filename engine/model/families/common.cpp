@@ -172,7 +172,8 @@ void parse_rope(const ConfigReader& r, ModelConfig& c) {
     rope.factor = num("factor", 0);
     if (rope.factor <= 0) r.fail(where + ": yarn RoPE scaling needs a positive \"factor\"");
     rope.original_max_position = num("original_max_position_embeddings", 0);
-    if (rope.original_max_position <= 0) rope.original_max_position = c.max_position_embeddings / rope.factor;
+    // transformers falls back to max_position_embeddings when the original length is not given.
+    if (rope.original_max_position <= 0) rope.original_max_position = c.max_position_embeddings;
     rope.beta_fast = num("beta_fast", 32);
     rope.beta_slow = num("beta_slow", 1);
     rope.mscale = num("mscale", 1);
