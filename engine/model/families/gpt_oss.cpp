@@ -21,7 +21,8 @@ void parse_gpt_oss(const ConfigReader& r, ModelConfig& c) {
   if (r.has("layer_types")) {
     const json& lt = r.j["layer_types"];
     if (!lt.is_array() || lt.size() != size_t(c.num_layers)) r.fail("\"layer_types\" must list every layer");
-    for (size_t i = 0; i < lt.size(); ++i) c.layer_sliding[i] = lt[i] == "sliding_attention";
+    for (size_t i = 0; i < lt.size(); ++i)
+      c.layer_sliding[i] = lt[i].is_string() && lt[i].get_ref<const std::string&>() == "sliding_attention";
   } else {
     for (int i = 0; i < c.num_layers; ++i) c.layer_sliding[size_t(i)] = i % 2 == 0;  // GPT-OSS alternates
   }
