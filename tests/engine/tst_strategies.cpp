@@ -563,3 +563,114 @@ TEST(Strategies, BadSpecsAreErrorsNamingTheSpec) {
                                   "random:3", "hash", "mask:*.7", "topk:1+mask:1.0,1.1,1.2,1.3,1.4,1.5,1.6"})
     EXPECT_NO_THROW(make_strategy(spec, c)) << spec;
 }
+
+// ---- through the engine: fixture checkpoints, a Session, and a sink that keeps every decision ----
+
+#include "engine/probe/probe_sink.h"
+#include "engine/session/session.h"
+#include "tests/support/fixtures.h"
+
+namespace {
+
+// Last decision seen for each (position, MoE layer): a rewind-and-recompute overwrites it.
+struct DecisionLog : ProbeSink {
+  std::map<std::pair<int, int>, std::vector<int32_t>> experts;
+  std::map<std::pair<int, int>, uint8_t> dropped;
+  void on_routing(const RoutingBatch& b) override {
+    for (int t = 0; t < b.tokens; ++t) {
+      const int K = b.decision->k_max;
+      const auto key = std::make_pair(int(b.positions[t]), b.moe_layer);
+      experts[key] = std::vector<int32_t>(b.decision->experts.begin() + size_t(t) * K,
+                                          b.decision->experts.begin() + size_t(t + 1) * K);
+      dropped[key] = b.decision->dropped[t];
+    }
+  }
+};
+
+struct Generated {
+  std::vector<int32_t> tokens;
+  std::vector<float> logits;
+  DecisionLog log;
+};
+
+void generate(Session& s, const std::string& spec, int steps, Generated& g) {
+  s.set_strategy(spec);
+  s.set_prompt_ids({3, 17, 42, 5, 99, 7});
+  s.add_sink(&g.log);
+  s.prefill();
+  s.run(steps, false);
+  s.remove_sink(&g.log);
+  g.tokens = s.tokens();
+  g.logits = s.last_logits();
+}
+
+std::unique_ptr<Session> open_fixture(const std::string& family) {
+  SessionOptions o;
+  o.threads = 2;
+  return Session::open(test::model_fixture(family), o);
+}
+
+}  // namespace
+
+TEST(StrategiesInSession, TopKWithTheNativeKReproducesNativeGeneration) {
+  for (const char* family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v3"}) {
+    auto s = open_fixture(family);
+    const int k = s->model().config().num_experts_per_tok;
+    Generated native, topk;
+    generate(*s, "native", 6, native);
+    generate(*s, "topk:" + std::to_string(k), 6, topk);
+    EXPECT_EQ(native.tokens, topk.tokens) << family;
+    EXPECT_EQ(native.logits, topk.logits) << family;
+    EXPECT_EQ(native.log.experts, topk.log.experts) << family;
+  }
+}
+
+TEST(StrategiesInSession, MaskedExpertsAreNeverChosenBySelections) {
+  auto s = open_fixture("deepseek_v3");
+  EXPECT_THROW(s->set_strategy("mask:0.1"), Error);  // layer 0 is dense (first_k_dense_replace)
+  for (const char* spec : {"mask:*.0,2.3", "topk:3+mask:*.0,2.3", "topp:0.9+mask:*.0,2.3",
+                           "expert-choice:1+mask:*.0,2.3", "random:5+mask:*.0,2.3", "hash+mask:*.0,2.3"}) {
+    Generated g;
+    generate(*s, spec, 5, g);
+    int used = 0;
+    for (const auto& [key, row] : g.log.experts)
+      for (int32_t e : row) {
+        EXPECT_NE(e, 0) << spec;
+        if (key.second == 1) EXPECT_NE(e, 3) << spec;  // model layer 2 is MoE layer 1
+        used += e >= 0;
+      }
+    EXPECT_GT(used, 0) << spec;
+  }
+}
+
+TEST(StrategiesInSession, NoSharedChangesTheOutputNotTheFirstRouting) {
+  auto s = open_fixture("qwen2_moe");
+  Generated on, off;
+  generate(*s, "native", 0, on);
+  generate(*s, "no-shared", 0, off);
+  for (int p = 0; p < 6; ++p) EXPECT_EQ(on.log.experts[std::make_pair(p, 0)], off.log.experts[std::make_pair(p, 0)]);
+  double diff = 0;
+  for (size_t i = 0; i < on.logits.size(); ++i) diff += std::fabs(on.logits[i] - off.logits[i]);
+  EXPECT_GT(diff, 1e-3);
+}
+
+TEST(StrategiesInSession, RewindTruncatesCapacityAndExpertChoiceWindows) {
+  for (const char* spec : {"capacity:1:overflow:4", "topk:1+capacity:0.5:end:3", "expert-choice:1:4"}) {
+    auto s = open_fixture("olmoe");
+    Generated first;
+    generate(*s, spec, 10, first);
+    // replay from position 9: the session recomputes position 8 and regenerates the rest
+    s->add_sink(&first.log);
+    const auto before = first.log.experts;
+    const auto dropped_before = first.log.dropped;
+    s->rewind(9);
+    s->run(7, false);
+    s->remove_sink(&first.log);
+    EXPECT_EQ(s->tokens(), first.tokens) << spec;
+    EXPECT_EQ(first.log.experts, before) << spec;
+    EXPECT_EQ(first.log.dropped, dropped_before) << spec;
+    int dropped = 0;
+    for (const auto& [key, d] : dropped_before) dropped += d;
+    if (std::string(spec).find("0.5") != std::string::npos) EXPECT_GT(dropped, 0) << spec;
+  }
+}
