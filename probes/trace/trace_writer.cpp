@@ -2,6 +2,7 @@
 #include "probes/trace/trace_writer.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "engine/util/error.h"
 
@@ -201,14 +202,19 @@ void TraceWriter::process(Item& it) {
 
 void TraceWriter::thread_main() {
   h5::quiet();
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point last_flush{};
+  std::deque<Item> batch;
   for (;;) {
-    Item it;
     {
       std::unique_lock<std::mutex> lock(m_mutex);
       m_cv.wait(lock, [&] { return !m_queue.empty() || m_closing; });
       if (m_queue.empty()) break;  // closing and drained
-      it = std::move(m_queue.front());
-      m_queue.pop_front();
+      // At most one flush per kMinFlushInterval: a fast decode (hundreds of steps/s) is flushed in
+      // batches, a slow one step by step. A filling queue or close() cuts the wait short.
+      const auto due = last_flush + kMinFlushInterval;
+      m_cv.wait_until(lock, due, [&] { return m_closing || m_queue.size() * 2 >= m_opt.max_queued; });
+      batch.swap(m_queue);
     }
     bool failed;
     {
@@ -217,14 +223,9 @@ void TraceWriter::thread_main() {
     }
     if (!failed) {
       try {
-        process(it);
-        bool idle;
-        {
-          std::lock_guard<std::mutex> lock(m_mutex);
-          idle = m_queue.empty();
-        }
-        // Flush whenever the queue is drained: every step when the disk keeps up, batches when not.
-        if (idle || it.kind == Item::End) m_file->flush();
+        for (Item& it : batch) process(it);
+        m_file->flush();
+        last_flush = Clock::now();
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(m_mutex);
         if (m_error.empty()) m_error = e.what();
@@ -232,8 +233,10 @@ void TraceWriter::thread_main() {
     }
     {
       std::lock_guard<std::mutex> lock(m_mutex);
-      if (it.kind == Item::Rows && m_free.size() < 8) m_free.push_back(std::move(it.block));
+      for (Item& it : batch)
+        if (it.kind == Item::Rows && m_free.size() < 8) m_free.push_back(std::move(it.block));
     }
+    batch.clear();
     m_space.notify_all();
   }
   try {

@@ -1,9 +1,11 @@
 // TraceWriter: the ProbeSink that streams runs into an HDF5 trace while the engine runs. The engine
 // thread records into a RunRecorder (so data() is the live run) and, at each step, queues the rows that
-// changed; a background thread appends them to chunked datasets and calls H5Fflush, so a process killed
-// mid-run (even by SIGKILL) leaves a file that opens with every flushed step. The queue is bounded: when
+// changed; a background thread appends them to chunked datasets and calls H5Fflush after each batch (each
+// step, or every kMinFlushInterval when steps come faster), so a process killed mid-run (even by SIGKILL)
+// leaves a file that opens with every flushed step. The queue is bounded: when
 // the disk falls behind, on_step waits instead of growing memory.
 #pragma once
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -17,6 +19,9 @@
 #include "probes/trace/trace_file.h"
 
 namespace moescope {
+
+// Rows are flushed at most this often (every step when steps are slower).
+constexpr std::chrono::milliseconds kMinFlushInterval{5};
 
 struct TraceWriterOptions {
   bool record_logits = false;   // ask the engine for next-token logits and write /runs/<name>/logits

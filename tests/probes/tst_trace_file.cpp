@@ -319,7 +319,7 @@ TEST(TraceWriter, SurvivesSigkill) {
   }
   for (int i = 0; i < 3000 && !fs::exists(progress); ++i) usleep(10000);
   ASSERT_TRUE(fs::exists(progress));
-  usleep(50000);
+  usleep(300000);  // the child keeps stepping; its writer catches up and flushes
   kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
