@@ -50,8 +50,8 @@ void CpuBackend::attention_gqa(int layer, int T, int pos0) {
     const int pos = pos0 + t;
     for (int h = 0; h < c.num_heads; ++h) apply_rope(q + h * hd, m_rot_dim, pos, tmp);
     for (int h = 0; h < c.num_kv_heads; ++h) apply_rope(k + h * hd, m_rot_dim, pos, tmp);
-    std::memcpy(m_kcache[size_t(layer)].data() + size_t(pos) * m_kdim, k, sizeof(float) * m_kdim);
-    std::memcpy(m_vcache[size_t(layer)].data() + size_t(pos) * m_vdim, v, sizeof(float) * m_vdim);
+    std::memcpy(kcache(layer) + size_t(pos) * m_kdim, k, sizeof(float) * m_kdim);
+    std::memcpy(vcache(layer) + size_t(pos) * m_vdim, v, sizeof(float) * m_vdim);
   }
   attend(layer, m_q.data(), qdim, T, pos0, c.num_heads, c.num_kv_heads, hd, hd, m_attn_scale, m_attn.data());
   cpu::linear(m_pool, m_attn.data(), qdim, T, a.o, &a.o_bias, m_tmp_h.data(), H);
@@ -97,8 +97,8 @@ void CpuBackend::attention_mla(int layer, int T, int pos0) {
     for (int h = 0; h < c.num_heads; ++h) apply_rope(q + h * qk + nope, rope, pos, tmp);
     float* k_rot = m_kva.data() + size_t(t) * kva_dim + c.kv_lora_rank;
     apply_rope(k_rot, rope, pos, tmp);
-    float* kc = m_kcache[size_t(layer)].data() + size_t(pos) * m_kdim;
-    float* vc = m_vcache[size_t(layer)].data() + size_t(pos) * m_vdim;
+    float* kc = kcache(layer) + size_t(pos) * m_kdim;
+    float* vc = vcache(layer) + size_t(pos) * m_vdim;
     const float* kvb = m_kvb.data() + size_t(t) * kvb_dim;
     for (int h = 0; h < c.num_heads; ++h) {
       std::memcpy(kc + h * qk, kvb + h * (nope + vd), sizeof(float) * nope);
@@ -115,8 +115,8 @@ void CpuBackend::attention_mla(int layer, int T, int pos0) {
 void CpuBackend::attend(int layer, const float* q, int64_t ldq, int T, int pos0, int heads, int kv_heads, int qk_dim,
                         int v_dim, float scale, float* out) {
   const ModelConfig& c = m_cfg;
-  const float* K = m_kcache[size_t(layer)].data();
-  const float* V = m_vcache[size_t(layer)].data();
+  const float* K = kcache(layer);
+  const float* V = vcache(layer);
   const int group = heads / kv_heads;
   const int kstride = kv_heads * qk_dim;
   const int vstride = kv_heads * v_dim;

@@ -48,8 +48,10 @@ CpuBackend::CpuBackend(std::shared_ptr<const Model> model, int threads, int max_
   if (ctx <= 0) ctx = 4096;
   if (max_context <= 0) ctx = int(std::min<double>(ctx, std::max(256.0, kCacheBudgetBytes / bytes_per_pos)));
   m_ctx = ctx;
-  m_kcache.assign(size_t(c.num_layers), std::vector<float>(size_t(m_ctx) * m_kdim));
-  m_vcache.assign(size_t(c.num_layers), std::vector<float>(size_t(m_ctx) * m_vdim));
+  for (int l = 0; l < c.num_layers; ++l) {
+    m_kcache.emplace_back(new float[size_t(m_ctx) * m_kdim]);
+    m_vcache.emplace_back(new float[size_t(m_ctx) * m_vdim]);
+  }
   build_rope_tables();
 
   if (c.attention == AttentionKind::MLA) {
@@ -71,6 +73,7 @@ CpuBackend::CpuBackend(std::shared_ptr<const Model> model, int threads, int max_
   }
   m_scores.assign(size_t(m_pool.size()) * (m_ctx + 1), 0.0f);
   m_rope_tmp.assign(size_t(m_pool.size()) * std::max(2, m_rot_dim), 0.0f);
+  m_logits.assign(size_t(c.vocab_size), 0.0f);
   ensure_rows(1);
 }
 
@@ -213,7 +216,6 @@ void CpuBackend::ensure_rows(int rows) {
   m_token_ids.assign(T, 0);
   m_expert_rows.assign(T, 0);
   m_expert_weights.assign(T, 0.0f);
-  m_logits.assign(T * c.vocab_size, 0.0f);
   m_rows = rows;
 }
 
@@ -269,6 +271,7 @@ const float* CpuBackend::forward(const ForwardArgs& a) {
     cpu::rmsnorm(m_x.data() + size_t(t) * H, w.final_norm, H, c.rms_norm_eps, m_xn.data() + size_t(t) * H);
   if (a.observer) a.observer->on_hidden(c.num_layers, a.first_position, T, H, m_xn.data());
   const int out_rows = a.all_logits ? T : 1;
+  if (m_logits.size() < size_t(out_rows) * c.vocab_size) m_logits.resize(size_t(out_rows) * c.vocab_size);
   const int out_first = a.all_logits ? 0 : T - 1;
   cpu::linear(m_pool, m_xn.data() + size_t(out_first) * H, H, out_rows, w.lm_head, nullptr, m_logits.data(),
               c.vocab_size);

@@ -28,6 +28,8 @@ class CpuBackend final : public Backend {
   void validate_weights() const;
   void build_rope_tables();
   void ensure_rows(int rows);  // grows the per-batch scratch (prefill only; decode reuses it)
+  float* kcache(int layer) { return m_kcache[size_t(layer)].get(); }
+  float* vcache(int layer) { return m_vcache[size_t(layer)].get(); }
 
   // cpu_attention.cpp
   void attention_gqa(int layer, int T, int pos0);
@@ -46,9 +48,10 @@ class CpuBackend final : public Backend {
   ThreadPool m_pool;
   int m_ctx = 0;
 
-  // KV cache per layer: K [ctx, m_kdim], V [ctx, m_vdim].
+  // KV cache per layer: K [ctx, m_kdim], V [ctx, m_vdim]. Allocated once, uninitialised, so the OS
+  // only commits the pages a sequence actually reaches.
   int m_kdim = 0, m_vdim = 0;
-  std::vector<std::vector<float>> m_kcache, m_vcache;
+  std::vector<std::unique_ptr<float[]>> m_kcache, m_vcache;
 
   // RoPE: cos/sin [ctx, m_rot_dim/2], already multiplied by the yarn attention factor.
   int m_rot_dim = 0;
@@ -64,7 +67,7 @@ class CpuBackend final : public Backend {
   std::vector<int32_t> m_positions, m_token_ids;
   std::vector<int32_t> m_expert_rows;   // token indices routed to the current expert
   std::vector<float> m_expert_weights;  // their weights
-  std::vector<float> m_logits;
+  std::vector<float> m_logits;  // [rows, vocab]: one row unless all logits were asked for
   std::vector<float> m_scores;  // per-thread attention scores [threads, ctx + 1]
   std::vector<float> m_rope_tmp;  // per-thread rope scratch
   RoutingDecision m_decision;
