@@ -65,7 +65,10 @@ std::shared_ptr<WeightStore> WeightStore::open_dir(
   size_t i = 0;
   for (const auto& [shard, names] : by_shard) {
     const fs::path sp = fs::path(dir) / shard;
-    if (shard.find('/') != std::string::npos || shard == ".." || !fs::exists(sp, ec))
+    bool escapes = fs::path(shard).is_absolute();  // shards must live inside the checkpoint directory
+    for (const auto& part : fs::path(shard)) escapes |= part == "..";
+    if (escapes) throw Error(ip + ": shard '" + shard + "' points outside the checkpoint directory");
+    if (!fs::is_regular_file(sp, ec))
       throw Error(ip + ": shard '" + shard + "' (holding '" + names.front() + "') does not exist in " + dir);
     if (on_file) on_file(i, by_shard.size(), sp.string());
     ++i;
