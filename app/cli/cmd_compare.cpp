@@ -1,9 +1,8 @@
 // `moescope compare MODEL --strategy A --strategy B [...] (--prompt TEXT | --prompt-ids 1,2,3 |
 // --prompts FILE.jsonl) [--max-new-tokens N] [--teacher-forced] -o CMP.h5 [--json]`
-// Runs one model on the same prompt under two or more routing strategies, writes one trace run per
-// strategy (with next-token logits) plus a /comparison group, and prints the metrics
-// (docs/strategies.md). Free-running: each strategy generates its own continuation. Teacher-forced:
-// the first strategy generates, the others are stepped through exactly its tokens.
+// Runs one model on the same prompt under two or more routing strategies (run_comparison,
+// probes/comparison/compare_runner.h), writes one trace run per strategy (with next-token logits)
+// plus a /comparison group, and prints the metrics (docs/strategies.md).
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -16,8 +15,8 @@
 #include "engine/model/model.h"
 #include "engine/routing/strategy.h"
 #include "engine/session/session.h"
-#include "engine/tokenizer/tokenizer.h"
 #include "engine/util/error.h"
+#include "probes/comparison/compare_runner.h"
 #include "probes/comparison/comparison.h"
 #include "probes/comparison/comparison_h5.h"
 #include "probes/comparison/comparison_json.h"
@@ -202,11 +201,6 @@ CompareOptions parse_args(const Args& args) {
   return o;
 }
 
-struct PromptRuns {
-  std::vector<RunData> runs;
-  std::vector<std::string> continuations;
-};
-
 }  // namespace
 
 int cmd_compare(const Args& args) {
@@ -227,88 +221,48 @@ int cmd_compare(const Args& args) {
   so.threads = opt.threads;
   std::unique_ptr<Session> session = Session::open(opt.model, so);
   const ModelConfig& config = session->model().config();
-  // Validate every spec before running anything (errors name the spec).
-  std::vector<std::string> canonical;
-  for (const std::string& spec : opt.strategies) canonical.push_back(make_strategy(spec, config)->spec());
+  // Validate every spec before creating the output file (errors name the spec).
+  for (const std::string& spec : opt.strategies) make_strategy(spec, config);
   session->set_sampling(opt.sampling);
-  const Tokenizer* tok = session->tokenizer();
 
   TraceWriterOptions two;
   two.record_logits = true;
   TraceWriter writer(opt.output, two);
   const bool multi = opt.prompts.size() > 1;
   nlohmann::json prompts_json = nlohmann::json::array();
+  CompareRequest request;
+  request.strategies = opt.strategies;
+  request.max_new_tokens = opt.max_new_tokens;
+  request.teacher_forced = opt.teacher_forced;
+  request.model = opt.model;
+  request.backend = opt.backend;
 
   for (size_t pi = 0; pi < opt.prompts.size(); ++pi) {
-    const PromptInput& prompt = opt.prompts[pi];
-    PromptRuns pr;
-    std::vector<int32_t> reference;  // teacher forcing: the first strategy's sequence
-    int reference_prompt_len = 0;
-    for (size_t si = 0; si < opt.strategies.size(); ++si) {
-      session->set_strategy(opt.strategies[si]);
-      if (prompt.is_text) session->set_prompt_text(prompt.text, opt.add_special_tokens);
-      else session->set_prompt_ids(prompt.ids);
-      const int P = session->prompt_length();
+    const PromptInput& in = opt.prompts[pi];
+    ComparePrompt prompt;
+    prompt.is_text = in.is_text;
+    prompt.text = in.text;
+    prompt.ids = in.ids;
+    prompt.label = in.label;
+    prompt.add_special_tokens = opt.add_special_tokens;
+    std::vector<std::string> names;
+    for (size_t si = 0; si < opt.strategies.size(); ++si)
+      names.push_back(multi ? "p" + std::to_string(pi) + ".s" + std::to_string(si) : std::to_string(si));
+    CompareOutcome outcome = run_comparison(*session, prompt, request, &writer, names);
 
-      RunData meta;
-      meta.name = multi ? "p" + std::to_string(pi) + ".s" + std::to_string(si) : std::to_string(si);
-      meta.model = opt.model;
-      meta.family = family_name(config.family);
-      meta.model_config = config.config_text;
-      meta.strategy = session->strategy_spec();
-      meta.backend = opt.backend;
-      meta.tokenizer_sha256 = tok ? tok->sha256() : std::string();
-      meta.prompt = prompt.is_text ? prompt.text : std::string();
-      meta.label = prompt.label;
-      meta.extra_attrs["compare_mode"] = opt.teacher_forced ? "teacher-forced" : "free-running";
-      meta.extra_attrs["strategy_requested"] = opt.strategies[si];
-      writer.begin_run(std::move(meta), &config);
-      writer.set_prompt_length(P);
-      if (tok) writer.set_decoder([tok](int32_t id) { return tok->display_piece(id); });
-      writer.reserve(P + opt.max_new_tokens, opt.max_new_tokens + 1);
-      session->add_sink(&writer);
-      try {
-        session->prefill();
-        if (!opt.teacher_forced || si == 0) {
-          session->run(opt.max_new_tokens, true);
-        } else {
-          for (size_t pos = size_t(P); pos < reference.size(); ++pos) {
-            if (!session->force_pending_token(reference[pos]))
-              throw Error("teacher forcing: cannot force token " + std::to_string(reference[pos]));
-            session->step();
-          }
-        }
-      } catch (...) {
-        session->remove_sink(&writer);
-        throw;
-      }
-      session->remove_sink(&writer);
-      if (si == 0) {
-        reference = session->tokens();
-        reference_prompt_len = P;
-      }
-      const std::vector<int32_t>& seq = session->tokens();
-      std::vector<int32_t> generated(seq.begin() + std::min<size_t>(size_t(P), seq.size()), seq.end());
-      pr.continuations.push_back(tok ? tok->decode(generated) : std::string());
-      pr.runs.push_back(writer.end_run());
-    }
-    (void)reference_prompt_len;
-
-    std::vector<const RunData*> ptrs;
-    for (const RunData& r : pr.runs) ptrs.push_back(&r);
-    auto result = std::make_shared<ComparisonResult>(compare_runs(ptrs, opt.teacher_forced));
+    auto result = std::make_shared<ComparisonResult>(std::move(outcome.result));
     const std::string group = multi ? "comparison/p" + std::to_string(pi) : "comparison";
     writer.post([result, group](TraceFile& f) {
       h5::Id g = f.group(group);
       write_comparison(g, *result);
     });
     nlohmann::json j = comparison_to_json(*result);
-    for (size_t si = 0; si < pr.runs.size(); ++si) {
-      j["runs"][si]["continuation"] = pr.continuations[si];
+    for (size_t si = 0; si < outcome.runs.size(); ++si) {
+      j["runs"][si]["continuation"] = outcome.continuations[si];
       j["runs"][si]["requested"] = opt.strategies[si];
     }
-    if (prompt.is_text) j["prompt"] = prompt.text;
-    if (!prompt.label.empty()) j["label"] = prompt.label;
+    if (in.is_text) j["prompt"] = in.text;
+    if (!in.label.empty()) j["label"] = in.label;
     prompts_json.push_back(std::move(j));
   }
   if (multi) {

@@ -200,3 +200,48 @@ TEST(Comparison, WritesTheComparisonGroupAndJson) {
   EXPECT_EQ(j["pairs"][0]["layers"][1]["layer"], 3);
   EXPECT_NEAR(j["pairs"][0]["top1_expert_agreement"].get<double>(), 0.5, 1e-12);
 }
+
+// ---- run_comparison on a fixture checkpoint ----
+
+#include "engine/session/session.h"
+#include "probes/comparison/compare_runner.h"
+
+TEST(CompareRunner, TeacherForcingScoresTheFirstRunsTokens) {
+  auto session = Session::open(test::model_fixture("olmoe"));
+  ComparePrompt prompt;
+  prompt.is_text = false;
+  prompt.ids = {5, 9, 13, 200, 7};
+  CompareRequest req;
+  req.strategies = {"native", "topk:1", "native"};
+  req.max_new_tokens = 6;
+  req.teacher_forced = true;
+  req.stop_at_eos = false;
+  CompareOutcome out = run_comparison(*session, prompt, req);
+  ASSERT_EQ(out.runs.size(), 3u);
+  EXPECT_EQ(out.runs[0].num_tokens(), 11);
+  EXPECT_EQ(out.runs[1].token_ids, out.runs[0].token_ids);  // forced through run 0's tokens
+  EXPECT_EQ(out.runs[1].strategy, "topk:1");
+  // topk:1 really used one expert per token at every layer
+  for (int t = 0; t < out.runs[1].num_tokens(); ++t)
+    for (int l = 0; l < out.runs[1].num_moe_layers(); ++l) {
+      int used = 0;
+      for (int j = 0; j < out.runs[1].k_max; ++j) used += out.runs[1].experts_at(t, l)[j] >= 0;
+      EXPECT_EQ(used, 1);
+    }
+  ASSERT_EQ(out.result.pairs.size(), 3u);  // (0,1), (0,2), (1,2)
+  const PairComparison& same = out.result.pairs[1];
+  EXPECT_EQ(same.first_divergence, -1);
+  EXPECT_DOUBLE_EQ(same.jaccard_mean, 1.0);
+  EXPECT_DOUBLE_EQ(same.kl_max, 0.0);
+  const PairComparison& diff = out.result.pairs[0];
+  EXPECT_EQ(diff.first_divergence, -1);
+  EXPECT_LT(diff.jaccard_mean, 1.0);
+  EXPECT_GT(diff.kl_mean, 0.0);
+  // the forced run's next-token logits at the last prompt position are its own, not run 0's
+  EXPECT_TRUE(out.runs[1].next_logits != out.runs[0].next_logits);
+  // free-running: same request without forcing lets topk:1 choose its own tokens
+  req.teacher_forced = false;
+  CompareOutcome free_out = run_comparison(*session, prompt, req);
+  EXPECT_EQ(free_out.runs[2].token_ids, free_out.runs[0].token_ids);  // native twice: same greedy text
+  EXPECT_THROW(run_comparison(*session, prompt, CompareRequest{{"native", "topk:0"}}), Error);
+}
