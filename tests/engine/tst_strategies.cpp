@@ -432,6 +432,51 @@ TEST(Strategies, ExpertChoiceCapsCAtTheBatchLength) {
   for (int t = 0; t < 3; ++t) EXPECT_EQ(row_experts(d, t).size(), 4u);
 }
 
+// Decode: each expert takes the new token when fewer than C window tokens score it at least as high.
+// E=2, k=1, W=2, CF=1 -> C=1; window = the previous token only.
+TEST(Strategies, ExpertChoiceDecodeWindow) {
+  const ModelConfig c = make_config(Family::Mixtral, 2, 1);
+  auto s = make_strategy("expert-choice:1:2", c);
+  const float p0[3] = {0.9f, 0.8f, 0.95f};  // each token's softmax probability of expert 0
+  const std::vector<std::vector<int32_t>> expected = {{0, 1}, {1}, {0}};
+  for (int t = 0; t < 3; ++t) {
+    Batch b(c, {std::log(p0[t]), std::log(1.0f - p0[t])}, t, false);
+    RoutingDecision d;
+    s->route(b.in, d);
+    EXPECT_EQ(row_experts(d, 0), expected[t]) << "position " << t;
+  }
+  // t1 scored e0 lower than t0 and e1 higher: rewinding to 1 and replaying gives the same answer
+  s->rewind(1);
+  Batch b(c, {std::log(p0[1]), std::log(1.0f - p0[1])}, 1, false);
+  RoutingDecision d;
+  s->route(b.in, d);
+  EXPECT_EQ(row_experts(d, 0), expected[1]);
+}
+
+TEST(Strategies, EveryStrategyIsDeterministic) {
+  const ModelConfig c = make_config(Family::Qwen2Moe, 8, 2);
+  for (const char* spec : {"native", "topk:3", "topp:0.7", "expert-choice:1.5", "random:11", "hash",
+                           "topk:2+capacity:0.75", "capacity:1:end:5+mask:*.1", "no-shared+topp:0.9"}) {
+    RoutingDecision out[2];
+    for (auto& d : out) {
+      auto s = make_strategy(spec, c);
+      Batch prompt(c, random_logits(9, 8, 42), 0, true);
+      s->route(prompt.in, d);
+      for (int pos = 9; pos < 14; ++pos) {  // then decode, appending rows
+        Batch one(c, random_logits(1, 8, 100 + pos), pos, false);
+        RoutingDecision step;
+        s->route(one.in, step);
+        d.experts.insert(d.experts.end(), step.experts.begin(), step.experts.end());
+        d.weights.insert(d.weights.end(), step.weights.begin(), step.weights.end());
+        d.dropped.insert(d.dropped.end(), step.dropped.begin(), step.dropped.end());
+      }
+    }
+    EXPECT_EQ(out[0].experts, out[1].experts) << spec;
+    EXPECT_EQ(out[0].weights, out[1].weights) << spec;
+    EXPECT_EQ(out[0].dropped, out[1].dropped) << spec;
+  }
+}
+
 TEST(Strategies, RandomIsDeterministicUniformAndIndependentOfBatching) {
   const ModelConfig c = make_config(Family::Mixtral, 8, 2);
   Batch b(c, random_logits(64, 8, 1), 0, true);
