@@ -58,6 +58,7 @@ void Session::set_prompt_ids(const std::vector<int32_t>& ids) {
       throw Error("prompt token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(V));
   m_tokens.reserve(size_t(std::max<int>(max_context(), int(ids.size()))));  // decoding never reallocates
   m_tokens.assign(ids.begin(), ids.end());
+  m_recompute_silently = false;
   m_prompt_len = int(ids.size());
   m_computed = 0;
   m_pending = -1;
@@ -83,10 +84,11 @@ void Session::notify_rewind(int position) {
   for (ProbeSink* s : m_sinks) s->on_rewind(position);
 }
 
-void Session::run_tokens(int first, int count) {
+void Session::run_tokens(int first, int count, bool silent) {
   const auto t0 = std::chrono::steady_clock::now();
   bool all_logits = false;
-  for (ProbeSink* s : m_sinks) all_logits = all_logits || s->wants_all_logits();
+  if (!silent)
+    for (ProbeSink* s : m_sinks) all_logits = all_logits || s->wants_all_logits();
   ForwardArgs a;
   a.tokens = m_tokens.data() + first;
   a.count = count;
@@ -95,7 +97,7 @@ void Session::run_tokens(int first, int count) {
   a.all_logits = all_logits;
   a.strategy = m_strategy.get();
   a.sinks = m_sinks.data();
-  a.num_sinks = int(m_sinks.size());
+  a.num_sinks = silent ? 0 : int(m_sinks.size());
   a.observer = m_observer;
   a.cancel = &m_cancel;
   const float* logits = m_backend->forward(a);
@@ -106,6 +108,7 @@ void Session::run_tokens(int first, int count) {
     for (ProbeSink* s : m_sinks) s->on_logits(first, count, V, logits);
   m_computed = first + count;
   m_pending = m_sampler.sample(m_last_logits.data(), V);
+  if (silent) return;
   StepInfo info;
   info.step_index = m_step_index++;
   info.first_position = first;
@@ -128,7 +131,10 @@ int32_t Session::prefill_impl() {
     throw Error("prompt of " + std::to_string(n) + " tokens exceeds the context of " + std::to_string(max_context()));
   if (m_computed < n || m_pending < 0) {
     const int first = std::min(m_computed, n - 1);
-    run_tokens(first, n - first);
+    // After a rewind only the last kept token is recomputed, to get its logits back; sinks already
+    // hold its routing, so they are not told again.
+    run_tokens(first, n - first, m_recompute_silently && first == n - 1);
+    m_recompute_silently = false;
   }
   return m_pending;
 }
@@ -172,18 +178,25 @@ void Session::rewind(int position) {
   if (position < 1 || position > int(m_tokens.size()))
     throw Error("rewind: position " + std::to_string(position) + " is outside the sequence of " +
                 std::to_string(m_tokens.size()) + " tokens");
+  // Tokens whose routing the sinks hold: the computed ones, plus a kept last token whose silent
+  // recompute is still to come.
+  const int reported = m_computed + (m_recompute_silently ? 1 : 0);
+  const bool keep_last = reported >= position;
   m_tokens.resize(size_t(position));
   m_prompt_len = std::min(m_prompt_len, position);
-  // The last kept token is recomputed so its logits (and routing record) are fresh.
+  // The next step recomputes the last kept token (its logits are not kept per position); the KV of
+  // the tokens before it stays cached. Sinks keep their records of all `position` tokens.
   m_computed = std::min(m_computed, position - 1);
   m_pending = -1;
+  m_recompute_silently = keep_last;
   m_strategy->rewind(m_computed);
-  notify_rewind(m_computed);
+  notify_rewind(keep_last ? position : m_computed);
 }
 
 void Session::cancel() { m_cancel.store(true, std::memory_order_relaxed); }
 
 void Session::reset() {
+  m_recompute_silently = false;
   m_tokens.resize(size_t(m_prompt_len));
   m_computed = 0;
   m_pending = -1;

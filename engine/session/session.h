@@ -70,8 +70,9 @@ class Session {
   // Run up to n steps, stopping after an EOS token when stop_at_eos, at a full context, or on
   // cancel (throws Cancelled). Returns the number of tokens appended.
   int run(int n, bool stop_at_eos = true);
-  // Truncate the sequence to `position` tokens (1 <= position <= tokens().size()); the next step
-  // recomputes the last kept token to sample from it again.
+  // Truncate the sequence to `position` tokens (1 <= position <= tokens().size()). Sinks get
+  // on_rewind(position) and keep their records of those tokens; the next step recomputes the last
+  // kept token (without reporting it again) to sample from it.
   void rewind(int position);
   void cancel();                   // thread-safe; the running prefill/step/run throws Cancelled
   void reset();                    // back to the prompt, nothing computed, sampler reseeded
@@ -95,7 +96,8 @@ class Session {
   const std::vector<float>& last_logits() const { return m_last_logits; }  // next-token logits
 
  private:
-  void run_tokens(int first, int count);  // forward tokens [first, first+count) and sample m_pending
+  // Forward tokens [first, first+count) and sample m_pending; `silent`: no probe callbacks.
+  void run_tokens(int first, int count, bool silent = false);
   void begin_operation();  // clears a cancel request left from an earlier operation
   int32_t prefill_impl();
   int32_t step_impl();
@@ -113,6 +115,7 @@ class Session {
   int m_prompt_len = 0;
   int m_computed = 0;
   int32_t m_pending = -1;   // sampled, not yet appended
+  bool m_recompute_silently = false;  // set by rewind(): the catch-up forward is not reported
   int64_t m_step_index = 0;
   std::vector<float> m_last_logits;
   std::atomic<bool> m_cancel{false};

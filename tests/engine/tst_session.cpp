@@ -196,11 +196,21 @@ TEST(Session, ProbeSinksSeeEveryMoeLayerAndStep) {
   EXPECT_EQ(sink.logit_first, 4);
   EXPECT_EQ(sink.logit_rows, 1);
   EXPECT_EQ(sink.last_row, s.last_logits());
+  // Rewind to 3 tokens: sinks keep the records of those 3; the last one is recomputed silently.
   s.rewind(3);
-  EXPECT_EQ(sink.rewinds.back(), 2);  // token 2 is recomputed, so records from position 2 on are stale
+  EXPECT_EQ(sink.rewinds.back(), 3);
+  s.rewind(3);  // again: nothing more is lost
+  EXPECT_EQ(sink.rewinds.back(), 3);
+  const size_t batches = sink.batches.size();
+  s.step();
+  ASSERT_EQ(sink.batches.size(), batches + 2);  // only the new token at position 3, two MoE layers
+  EXPECT_EQ(sink.positions.back(), (std::vector<int32_t>{3}));
+  ASSERT_EQ(sink.steps.size(), 3u);
+  EXPECT_EQ(sink.steps.back().first_position, 3);
+  EXPECT_EQ(sink.steps.back().num_tokens, 1);
   s.remove_sink(&sink);
   s.step();
-  EXPECT_EQ(sink.steps.size(), 2u);
+  EXPECT_EQ(sink.steps.size(), 3u);
 }
 
 // A strategy that applies `mode` to the native decision.
