@@ -212,7 +212,7 @@ int cmd_compare(const Args& args) {
       std::printf("%s\n", kUsage);
       return 0;
     }
-    std::fprintf(stderr, "moescope compare: error: %s\n%s\n", e.what(), kUsage);
+    std::fprintf(stderr, "moescope compare: error: %s (see `moescope compare --help`)\n", e.what());
     return 2;
   }
 
@@ -229,7 +229,7 @@ int cmd_compare(const Args& args) {
   two.record_logits = true;
   TraceWriter writer(opt.output, two);
   const bool multi = opt.prompts.size() > 1;
-  nlohmann::json prompts_json = nlohmann::json::array();
+  nlohmann::ordered_json prompts_json = nlohmann::ordered_json::array();
   CompareRequest request;
   request.strategies = opt.strategies;
   request.max_new_tokens = opt.max_new_tokens;
@@ -256,7 +256,7 @@ int cmd_compare(const Args& args) {
       h5::Id g = f.group(group);
       write_comparison(g, *result);
     });
-    nlohmann::json j = comparison_to_json(*result);
+    nlohmann::ordered_json j = comparison_to_json(*result);
     for (size_t si = 0; si < outcome.runs.size(); ++si) {
       j["runs"][si]["continuation"] = outcome.continuations[si];
       j["runs"][si]["requested"] = opt.strategies[si];
@@ -274,7 +274,7 @@ int cmd_compare(const Args& args) {
   }
   writer.close();
 
-  nlohmann::json out;
+  nlohmann::ordered_json out;
   if (multi) {
     out["mode"] = opt.teacher_forced ? "teacher-forced" : "free-running";
     out["prompts"] = std::move(prompts_json);
@@ -288,7 +288,7 @@ int cmd_compare(const Args& args) {
     return 0;
   }
   // Human-readable summary.
-  for (const auto& pj : multi ? out["prompts"] : nlohmann::json::array({out})) {
+  for (const auto& pj : multi ? out["prompts"] : nlohmann::ordered_json::array({out})) {
     for (const auto& r : pj["runs"])
       std::printf("run %-6s %-28s tokens %4d  ppl %s  dropped %.4f\n", r["name"].get<std::string>().c_str(),
                   r["strategy"].get<std::string>().c_str(), r["tokens"].get<int>(),

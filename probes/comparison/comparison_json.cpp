@@ -7,16 +7,17 @@
 namespace moescope {
 
 namespace {
-nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+using ojson = nlohmann::ordered_json;
+ojson num(double v) { return std::isfinite(v) ? ojson(v) : ojson(nullptr); }
 }  // namespace
 
-nlohmann::json comparison_to_json(const ComparisonResult& r) {
-  nlohmann::json j;
+nlohmann::ordered_json comparison_to_json(const ComparisonResult& r) {
+  ojson j;
   j["mode"] = r.teacher_forced ? "teacher-forced" : "free-running";
   j["layers"] = r.moe_layers;
-  nlohmann::json runs = nlohmann::json::array();
+  ojson runs = ojson::array();
   for (const auto& run : r.runs) {
-    nlohmann::json o;
+    ojson o;
     o["name"] = run.name;
     o["strategy"] = run.strategy;
     o["tokens"] = run.tokens;
@@ -27,9 +28,9 @@ nlohmann::json comparison_to_json(const ComparisonResult& r) {
     runs.push_back(std::move(o));
   }
   j["runs"] = std::move(runs);
-  nlohmann::json pairs = nlohmann::json::array();
+  ojson pairs = ojson::array();
   for (const PairComparison& p : r.pairs) {
-    nlohmann::json o;
+    ojson o;
     o["a"] = r.runs[p.a].name;
     o["b"] = r.runs[p.b].name;
     o["strategy_a"] = r.runs[p.a].strategy;
@@ -48,7 +49,7 @@ nlohmann::json comparison_to_json(const ComparisonResult& r) {
     } else {
       o["kl_mean"] = o["kl_max"] = o["top1_token_agreement"] = nullptr;
     }
-    nlohmann::json layers = nlohmann::json::array();
+    ojson layers = ojson::array();
     for (size_t l = 0; l < p.layer_jaccard.size(); ++l)
       layers.push_back({{"layer", r.moe_layers.size() > l ? r.moe_layers[l] : int(l)},
                         {"jaccard", num(p.layer_jaccard[l])},

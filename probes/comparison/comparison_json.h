@@ -6,6 +6,6 @@
 
 namespace moescope {
 
-nlohmann::json comparison_to_json(const ComparisonResult& result);
+nlohmann::ordered_json comparison_to_json(const ComparisonResult& result);
 
 }  // namespace moescope

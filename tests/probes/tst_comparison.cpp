@@ -195,7 +195,7 @@ TEST(Comparison, WritesTheComparisonGroupAndJson) {
   auto jac = h5::read_dataset<float>(pg, "jaccard");
   EXPECT_NEAR(jac[1], 1.0 / 3, 1e-6);
   EXPECT_EQ(h5::dataset_dims(g, "load"), (std::vector<hsize_t>{2, 2, 4}));
-  nlohmann::json j = comparison_to_json(r);
+  auto j = comparison_to_json(r);
   EXPECT_EQ(j["pairs"][0]["first_divergence"], 2);
   EXPECT_EQ(j["pairs"][0]["layers"][1]["layer"], 3);
   EXPECT_NEAR(j["pairs"][0]["top1_expert_agreement"].get<double>(), 0.5, 1e-12);
