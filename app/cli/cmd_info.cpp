@@ -136,7 +136,9 @@ int cmd_info(const Args& args) {
   ojson out;
   out["path"] = path;
 
-  if (fs::is_regular_file(path, ec)) {  // a bare config.json: architecture only
+  if (fs::is_regular_file(path, ec) && fs::path(path).extension() == ".safetensors") {
+    throw Error(path + ": a single .safetensors file has no config; give its checkpoint directory or config.json");
+  } else if (fs::is_regular_file(path, ec)) {  // a bare config.json: architecture only
     const ModelConfig c = load_model_config(path);
     out["source"] = "config";
     out.update(describe(c));
@@ -144,6 +146,7 @@ int cmd_info(const Args& args) {
     out["files"] = ojson::array({file_entry(path)});
     out["warnings"] = c.warnings;
   } else if (fs::is_directory(path, ec)) {
+    if (!fs::exists(fs::path(path) / "config.json", ec)) throw Error(path + ": no config.json in this directory");
     const ModelConfig cfg = load_model_config((fs::path(path) / "config.json").string());
     out["source"] = "checkpoint";
     if (cfg.family == Family::GptOss) {

@@ -149,6 +149,14 @@ TEST(CliInfo, Errors) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("moescope info: error: missing MODEL_DIR or config.json"), std::string::npos);
 
+  r = run_info("'" + moescope::test::temp_dir("cli-info-empty") + "'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find(": no config.json in this directory"), std::string::npos) << r.err;
+
+  r = run_info("'" + moescope::test::model_fixture("olmoe") + "/model.safetensors'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("model.safetensors: a single .safetensors file has no config"), std::string::npos) << r.err;
+
   // A checkpoint whose shard is missing: the index and the shard are named.
   const std::string ck = moescope::test::temp_dir("cli-info-shard");
   fs::copy_file(moescope::test::demo_model() + "/config.json", ck + "/config.json");

@@ -108,6 +108,10 @@ void parse_common_base(const ConfigReader& r, ModelConfig& c) {
     r.fail("hidden_act '" + c.hidden_act + "' is not supported (the engine implements silu / SwiGLU only)");
   if (c.vocab_size <= 0 || c.hidden_size <= 0 || c.num_layers <= 0)
     r.fail("vocab_size, hidden_size and num_hidden_layers must be positive");
+  // Far above any released model; larger values are corrupt configs that would only exhaust memory.
+  if (c.num_layers > 10000 || c.hidden_size > (1 << 20) || c.vocab_size > (1 << 26))
+    r.fail("implausible sizes (num_hidden_layers " + std::to_string(c.num_layers) + ", hidden_size " +
+           std::to_string(c.hidden_size) + ", vocab_size " + std::to_string(c.vocab_size) + ")");
   read_token_ids(r, c);
   parse_rope(r, c);
 }
