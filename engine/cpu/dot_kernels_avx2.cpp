@@ -89,8 +89,9 @@ MS_AVX2 void dot_rows(const float* x, int64_t ldx, int T, const void* w, int64_t
 }  // namespace
 
 const DotTable* avx2_table() {
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                         __builtin_cpu_supports("f16c");
+  // __builtin_cpu_init: we may run from a static initialiser, before libgcc's own constructor.
+  static const bool ok = (__builtin_cpu_init(), __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                                                    __builtin_cpu_supports("f16c"));
   static const DotTable table{&dot_rows<LoadF32>, &dot_rows<LoadBF16>, &dot_rows<LoadF16>};
   return ok ? &table : nullptr;
 }
