@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -50,7 +51,12 @@ const DotTable& scalar_table() {
 
 namespace {
 
-bool g_simd = detail::avx2_table() != nullptr;
+// MOESCOPE_NO_SIMD=1 forces the scalar kernels (debugging, comparing paths).
+bool initial_simd() {
+  const char* off = std::getenv("MOESCOPE_NO_SIMD");
+  return detail::avx2_table() != nullptr && !(off && *off && *off != '0');
+}
+bool g_simd = initial_simd();
 
 const detail::DotTable& table() { return g_simd ? *detail::avx2_table() : detail::scalar_table(); }
 
