@@ -18,10 +18,12 @@
 #include <cmath>
 
 #include "views/chart_adapters.h"
+#include "views/chart_style.h"
 #include "views/expert_load_model.h"
 #include "views/palette.h"
 
 namespace moescope::views {
+
 
 ExpertLoadView::ExpertLoadView(QWidget* parent) : QWidget(parent), m_model(new ExpertLoadModel(this)) {
   auto* controls = new QHBoxLayout;
@@ -63,7 +65,7 @@ ExpertLoadView::ExpertLoadView(QWidget* parent) : QWidget(parent), m_model(new E
   split->addWidget(chart_view);
   split->addWidget(m_table);
   split->setStretchFactor(0, 3);
-  split->setStretchFactor(1, 2);
+  split->setStretchFactor(1, 1);
 
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
@@ -121,8 +123,8 @@ void ExpertLoadView::rebuildChart() {
   }
   const double cap = m_model->capacity();
   const StackedBars bars = load_bars(load, m_layer, cap);
-  auto* within = new QBarSet(tr("tokens within capacity"));
-  auto* over = new QBarSet(tr("tokens over capacity (would be dropped)"));
+  auto* within = new QBarSet(tr("within capacity"));
+  auto* over = new QBarSet(tr("over capacity"));
   within->setColor(QColor(0x42, 0x92, 0xc6));
   within->setBorderColor(QColor(0x08, 0x51, 0x9c));
   over->setColor(dropped_mark_colour());
@@ -131,7 +133,7 @@ void ExpertLoadView::rebuildChart() {
   for (int e = 0; e < load.experts; ++e) {
     *within << bars.base[size_t(e)];
     *over << bars.top[size_t(e)];
-    categories << QStringLiteral("E%1").arg(e);
+    categories << QString::number(e);
   }
   auto* series = new QStackedBarSeries;
   series->append(within);
@@ -149,13 +151,15 @@ void ExpertLoadView::rebuildChart() {
 
   auto* x = new QBarCategoryAxis;
   x->append(categories);
-  x->setTitleText(tr("expert"));
+  x->setTitleText(tr("expert id"));
   auto* y = new QValueAxis;
   const double top = std::max(bars.max_total(), cap) * 1.12 + 0.5;
   y->setRange(0, std::ceil(top));
-  y->setLabelFormat(QStringLiteral("%d"));
-  y->setTickCount(std::min(11, int(std::ceil(top)) + 1));
+  y->setTickCount(5);
+  y->applyNiceNumbers();  // round tick values; few ticks so labels fit a short chart
+  y->setLabelFormat(QStringLiteral("%.0f"));
   y->setTitleText(tr("tokens routed"));
+  style_axes(x, y);
   m_chart->addAxis(x, Qt::AlignBottom);
   m_chart->addAxis(y, Qt::AlignLeft);
   series->attachAxis(x);

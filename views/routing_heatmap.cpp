@@ -15,8 +15,8 @@
 namespace moescope::views {
 
 namespace {
-constexpr int kMinCellW = 18, kMaxCellW = 44;
-constexpr int kMinCellH = 14, kMaxCellH = 30;
+constexpr int kMinCellW = 15, kMaxCellW = 44;
+constexpr int kMinCellH = 14, kMaxCellH = 40;
 constexpr int kLabelChars = 10;  // token labels are elided beyond this
 }  // namespace
 
@@ -25,10 +25,11 @@ QImage heatmap_image(const RoutingTableModel& model) {
   if (tokens == 0 || rows == 0) return {};
   QImage img(tokens, rows, QImage::Format_RGB32);
   const bool experts = model.mode() == RoutingTableModel::Mode::Experts;
+  const double scale = model.colourScaleMax();
   for (int t = 0; t < tokens; ++t)
     for (int r = 0; r < rows; ++r) {
       const QVariant v = model.data(model.index(t, r), RoutingTableModel::ValueRole);
-      const QColor c = experts ? sequential_colour(v.toDouble()) : expert_colour(v.toInt());
+      const QColor c = experts ? sequential_colour(v.toDouble() / scale) : expert_colour(v.toInt());
       img.setPixel(t, r, c.rgb());
     }
   return img;
@@ -134,9 +135,9 @@ void RoutingHeatmap::paintEvent(QPaintEvent*) {
       const CellRect cr = g.cell_rect(t, r);
       const QRectF cell(cr.x, cr.y, cr.w, cr.h);
       if (experts && idx.data(RoutingTableModel::ChosenRole).toBool()) {
-        p.setPen(QPen(chosen_outline_colour(), 2.5));
+        p.setPen(QPen(chosen_outline_colour(), 2));
         p.setBrush(Qt::NoBrush);
-        p.drawRect(cell.adjusted(1.5, 1.5, -1.5, -1.5));
+        p.drawRect(cell.adjusted(1, 1, -1, -1));
       }
       if (!experts && idx.data(RoutingTableModel::DroppedRole).toBool()) {
         p.setPen(QPen(dropped_mark_colour(), 2));
@@ -201,7 +202,7 @@ void RoutingHeatmap::paintEvent(QPaintEvent*) {
     p.drawLine(QPointF(x, gr.y - 4), QPointF(x, gr.y + gr.h + 4));
   }
   p.setPen(Qt::black);
-  p.drawText(QRectF(gr.x, height() - fm.height() - 4, std::max(gr.w, 300.0), fm.height()), Qt::AlignLeft | Qt::AlignVCenter,
+  p.drawText(QRectF(gr.x, gr.y + gr.h + bottomMargin() - fm.height() - 4, std::max(gr.w, 420.0), fm.height()), Qt::AlignLeft | Qt::AlignVCenter,
              QStringLiteral("token (position \u2192; prompt upright, generated in italics after the bar)"));
 
   const QRect side(int(gr.x + gr.w) + 12, grid.top(), rightMargin() - 16, grid.height());
@@ -214,6 +215,7 @@ void RoutingHeatmap::paintEvent(QPaintEvent*) {
 void RoutingHeatmap::paintColourBar(QPainter& p, const QRect& area) const {
   const int bar_w = 14;
   const int h = std::max(60, area.height());
+  const double scale = m_model->colourScaleMax();
   for (int y = 0; y < h; ++y) {
     p.setPen(sequential_colour(1.0 - double(y) / (h - 1)));
     p.drawLine(area.left(), area.top() + y, area.left() + bar_w, area.top() + y);
@@ -221,16 +223,17 @@ void RoutingHeatmap::paintColourBar(QPainter& p, const QRect& area) const {
   p.setPen(Qt::black);
   p.drawRect(area.left(), area.top(), bar_w, h - 1);
   const QFontMetrics fm = fontMetrics();
-  for (double v : {0.0, 0.25, 0.5, 0.75, 1.0}) {
-    const int y = area.top() + int(std::lround((1.0 - v) * (h - 1)));
+  for (double f : {0.0, 0.25, 0.5, 0.75, 1.0}) {
+    const double v = f * scale;
+    const int y = area.top() + int(std::lround((1.0 - f) * (h - 1)));
     p.drawLine(area.left() + bar_w, y, area.left() + bar_w + 3, y);
     p.drawText(QRect(area.left() + bar_w + 5, y - fm.height() / 2, 40, fm.height()), Qt::AlignLeft | Qt::AlignVCenter,
-               QString::number(v, 'f', 2));
+               QString::number(v, 'f', scale < 0.5 ? 3 : 2));
   }
   p.save();
   p.translate(area.left() + bar_w + 48, area.top() + h / 2);
   p.rotate(90);
-  p.drawText(QRect(-h / 2, -fm.height(), h, fm.height()), Qt::AlignCenter, QStringLiteral("probability"));
+  p.drawText(QRect(-h / 2, -fm.height(), h, fm.height()), Qt::AlignCenter, QStringLiteral("router probability"));
   p.restore();
 }
 

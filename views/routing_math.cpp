@@ -58,6 +58,12 @@ float chosen_weight(const RunData& run, int token, int moe_layer, int expert) {
   return 0.0f;
 }
 
+double colour_scale_max(double max_value) {
+  if (!(max_value > 0)) return 0.1;
+  const double up = std::ceil(max_value * 10.0 - 1e-9) / 10.0;
+  return std::clamp(up, 0.1, 1.0);
+}
+
 int experts_per_token(const RunData& run) {
   if (!run.model_config.empty()) {
     auto j = nlohmann::json::parse(run.model_config, nullptr, /*allow_exceptions=*/false);

@@ -28,6 +28,11 @@ bool is_chosen(const RunData& run, int token, int moe_layer, int expert);
 // Weight applied to `expert` for the token at the layer, 0 when not chosen.
 float chosen_weight(const RunData& run, int token, int moe_layer, int expert);
 
+// Top of the heatmap colour scale for probabilities whose maximum is `max_value`: rounded up to the
+// next multiple of 0.1 (at least 0.1, at most 1), so a diffuse router still shows contrast and the
+// colour bar reads in round numbers.
+double colour_scale_max(double max_value);
+
 // k used by the capacity formula: config.json num_experts_per_tok when the run carries it, else K.
 int experts_per_token(const RunData& run);
 

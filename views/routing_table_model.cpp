@@ -37,10 +37,14 @@ void RoutingTableModel::setLayer(int moe_layer) {
 
 void RoutingTableModel::recompute() {
   m_probs.clear();
+  m_scale_max = 1.0;
   if (!m_run || m_run->num_moe_layers() == 0 || m_run->num_experts <= 0) return;
   const int n = m_run->num_tokens(), e = m_run->num_experts;
   m_probs.resize(size_t(n) * e);
   for (int t = 0; t < n; ++t) router_probabilities(*m_run, t, m_layer, m_probs.data() + size_t(t) * e);
+  float mx = 0;
+  for (float p : m_probs) mx = std::max(mx, p);
+  m_scale_max = colour_scale_max(mx);
 }
 
 int RoutingTableModel::rowCount(const QModelIndex& parent) const {

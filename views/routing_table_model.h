@@ -30,6 +30,8 @@ class RoutingTableModel : public QAbstractTableModel {
   Mode mode() const { return m_mode; }
   void setLayer(int moe_layer);  // MoE layer index used in Experts mode
   int layer() const { return m_layer; }
+  // Experts mode: top of the colour scale for the shown layer (colour_scale_max of its maximum).
+  double colourScaleMax() const { return m_scale_max; }
 
   int rowCount(const QModelIndex& parent = {}) const override;
   int columnCount(const QModelIndex& parent = {}) const override;
@@ -45,6 +47,7 @@ class RoutingTableModel : public QAbstractTableModel {
   Mode m_mode = Mode::Experts;
   int m_layer = 0;
   std::vector<float> m_probs;  // [N, E] of m_layer
+  double m_scale_max = 1.0;
 };
 
 }  // namespace moescope::views

@@ -69,10 +69,16 @@ std::vector<QRect> TokenChips::layoutFor(int width, int* legend_top) const {
     return rects;
   }
   const QFontMetrics fm = fontMetrics();
+  QFont italic = font();
+  italic.setItalic(true);
+  const QFontMetrics fm_italic(italic);
   std::vector<int> widths;
   widths.reserve(size_t(m_run->num_tokens()));
-  for (int t = 0; t < m_run->num_tokens(); ++t)
-    widths.push_back(std::min(fm.horizontalAdvance(chipText(t)) + 2 * kPad, std::max(40, width - 2 * kMargin)));
+  for (int t = 0; t < m_run->num_tokens(); ++t) {
+    const bool prompt = size_t(t) < m_run->is_prompt.size() && m_run->is_prompt[size_t(t)];
+    const int text_w = (prompt ? fm : fm_italic).horizontalAdvance(chipText(t)) + 2;
+    widths.push_back(std::min(std::max(text_w + 2 * kPad, 18), std::max(40, width - 2 * kMargin)));
+  }
   rects = flow_layout(widths, fm.height() + 2 * kPad - 2, std::max(40, width - 2 * kMargin), kSpacing);
   for (QRect& r : rects) r.translate(kMargin, kMargin);
   if (legend_top) *legend_top = (rects.empty() ? kMargin : rects.back().bottom() + 1) + 10;
@@ -131,8 +137,8 @@ void TokenChips::paintEvent(QPaintEvent*) {
     QFont f = font();
     f.setItalic(!prompt);
     p.setFont(f);
-    p.drawText(rects[size_t(t)].adjusted(kPad, 0, -kPad, 0), Qt::AlignCenter,
-               fm.elidedText(chipText(t), Qt::ElideRight, rects[size_t(t)].width() - 2 * kPad));
+    p.drawText(rects[size_t(t)].adjusted(kPad - 1, 0, -kPad + 1, 0), Qt::AlignCenter,
+               QFontMetrics(f).elidedText(chipText(t), Qt::ElideRight, rects[size_t(t)].width() - 2 * kPad + 2));
   }
   p.setFont(font());
   // Legend: every expert of the layer (so colours can be looked up even before they are used).

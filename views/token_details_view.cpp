@@ -15,6 +15,7 @@
 #include <QValueAxis>
 
 #include "views/chart_adapters.h"
+#include "views/chart_style.h"
 #include "views/palette.h"
 #include "views/routing_math.h"
 #include "views/routing_table_model.h"
@@ -112,7 +113,7 @@ void TokenDetailsView::rebuild() {
   for (size_t e = 0; e < bars.base.size(); ++e) {
     *other << bars.base[e];
     *chosen << bars.top[e];
-    categories << QStringLiteral("E%1").arg(e);
+    categories << QString::number(e);
   }
   auto* series = new QStackedBarSeries;
   series->append(other);
@@ -121,11 +122,13 @@ void TokenDetailsView::rebuild() {
   m_chart->addSeries(series);
   auto* x = new QBarCategoryAxis;
   x->append(categories);
-  x->setTitleText(tr("expert"));
+  x->setTitleText(tr("expert id"));
   auto* y = new QValueAxis;
   y->setRange(0, std::min(1.0, std::max(0.1, bars.max_total() * 1.15)));
   y->setLabelFormat(QStringLiteral("%.2f"));
-  y->setTitleText(tr("router probability"));
+  y->setTitleText(tr("probability"));
+  y->setTickCount(5);
+  style_axes(x, y);
   m_chart->addAxis(x, Qt::AlignBottom);
   m_chart->addAxis(y, Qt::AlignLeft);
   series->attachAxis(x);
