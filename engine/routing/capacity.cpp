@@ -5,7 +5,7 @@
 //    and so on; `end` fills them token by token in sequence order (all of a token's choices before
 //    the next token), which drops toward the end of the sequence as OpenMoE describes.
 //  - decoding: one token at a time; its experts are checked against the assignments kept in the last
-//    W-1 tokens (window W: the `:W` argument, else the prompt length, else 128), C = ceil(CF*W*k/E).
+//    W-1 tokens (window W: the `:W` argument, else max(prompt length, 32), else 128), C = ceil(CF*W*k/E).
 // An assignment over capacity is removed in place (expert -1, weight 0; the kept experts keep their
 // weights, as in GShard). A token left with no expert is marked dropped: it skips the routed experts.
 #include <algorithm>
@@ -31,8 +31,7 @@ std::string CapacityLimit::spec() const {
 
 int CapacityLimit::window_for(int moe_layer) const {
   if (m_opts.window > 0) return m_opts.window;
-  if (moe_layer < int(m_prefill_len.size()) && m_prefill_len[moe_layer] > 0) return m_prefill_len[moe_layer];
-  return 128;
+  return default_decode_window(moe_layer < int(m_prefill_len.size()) ? m_prefill_len[moe_layer] : 0);
 }
 
 void CapacityLimit::apply(const RouterInput& in, RoutingDecision& out) {

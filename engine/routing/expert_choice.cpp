@@ -120,7 +120,7 @@ class ExpertChoiceSelection final : public Selection {
   }
   int window_for(int l) const {
     if (m_opts.window > 0) return m_opts.window;
-    return m_prefill_len[l] > 0 ? m_prefill_len[l] : 128;
+    return default_decode_window(m_prefill_len[l]);
   }
 
   const ModelConfig& m_config;

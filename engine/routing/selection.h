@@ -47,8 +47,16 @@ class Selection {
 struct CapacityOptions {
   double factor = 1.0;   // CF
   bool drop_end = false; // policy: false = overflow (GShard arrival order), true = end (sequence order)
-  int window = 0;        // W while decoding; 0 = length of the last prefill batch (128 if none)
+  int window = 0;        // W while decoding; 0 = default_decode_window()
 };
+
+// Default decode window: the prompt (last prefill batch) length but at least kMinDecodeWindow, so a
+// short prompt does not give a degenerate one- or two-token window; 128 when no prompt was seen.
+constexpr int kMinDecodeWindow = 32;
+inline int default_decode_window(int prompt_length) {
+  if (prompt_length <= 0) return 128;
+  return prompt_length > kMinDecodeWindow ? prompt_length : kMinDecodeWindow;
+}
 
 // Factories (one file each). They validate nothing about the model: strategy_parse.cpp does.
 std::unique_ptr<Selection> make_native_selection(const ModelConfig& config);

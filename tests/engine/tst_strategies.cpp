@@ -370,30 +370,47 @@ TEST(Strategies, CapacityDecodeWindowAndRewind) {
   EXPECT_EQ(decode(0), 0);
 }
 
+// Default decode window = max(prompt length, 32). E=4, k=1, CF=1.
 TEST(Strategies, CapacityWindowDefaultsToThePromptLength) {
   const ModelConfig c = make_config(Family::Mixtral, 4, 1);
-  auto s = make_strategy("capacity:1", c);  // C over the prompt: ceil(1*8*1/4) = 2
+  auto s = make_strategy("capacity:1", c);
+  // prompt of 40: 31 tokens prefer expert 1, then 9 prefer expert 0; C = ceil(40/4) = 10
   std::vector<float> lg;
-  for (int t = 0; t < 8; ++t) lg.insert(lg.end(), {5, 0, 0, 0});
+  for (int t = 0; t < 40; ++t) lg.insert(lg.end(), {t < 31 ? 0.f : 5.f, t < 31 ? 5.f : 0.f, 0, 0});
   Batch p(c, lg, 0, true);
   RoutingDecision d;
   s->route(p.in, d);
-  int kept = 0;
-  for (int t = 0; t < 8; ++t) kept += d.experts[t] == 0;
-  EXPECT_EQ(kept, 2);
-  EXPECT_EQ(d.experts[0], 0);
-  EXPECT_EQ(d.experts[1], 0);
-  // decode position 8: window = 8 tokens (positions 1..8), C = 2, position 1 kept expert 0 -> room for one
-  Batch b(c, {5, 0, 0, 0}, 8, false);
+  int kept1 = 0, kept0 = 0;
+  for (int t = 0; t < 40; ++t) kept1 += d.experts[t] == 1, kept0 += d.experts[t] == 0;
+  EXPECT_EQ(kept1, 10);  // tokens 0..9
+  EXPECT_EQ(kept0, 9);
+  EXPECT_EQ(d.dropped[10], 1);
+  // W = 40, C = 10: position 40 sees 9 kept expert-0 tokens in 1..39 -> keep; position 41 sees 10 -> drop
+  // (W = 32 would drop at 40, W = 128 would keep at 41)
+  Batch b(c, {5, 0, 0, 0}, 40, false);
   s->route(b.in, d);
   EXPECT_EQ(d.experts[0], 0);
-  Batch b2(c, {5, 0, 0, 0}, 9, false);
-  s->route(b2.in, d);  // window 2..9 holds position 8 only... plus none of 2..7 -> keep
-  EXPECT_EQ(d.experts[0], 0);
-  Batch b3(c, {5, 0, 0, 0}, 10, false);
-  s->route(b3.in, d);  // window 3..10 holds 8 and 9 -> full
+  Batch b2(c, {5, 0, 0, 0}, 41, false);
+  s->route(b2.in, d);
   EXPECT_EQ(d.experts[0], -1);
   EXPECT_EQ(d.dropped[0], 1);
+}
+
+TEST(Strategies, CapacityWindowHasAFloorForShortPrompts) {
+  const ModelConfig c = make_config(Family::Mixtral, 4, 1);
+  auto s = make_strategy("capacity:1", c);
+  std::vector<float> lg;
+  for (int t = 0; t < 4; ++t) lg.insert(lg.end(), {5, 0, 0, 0});
+  Batch p(c, lg, 0, true);
+  RoutingDecision d;
+  s->route(p.in, d);  // C = ceil(4/4) = 1: token 0 keeps expert 0, tokens 1..3 are dropped
+  EXPECT_EQ(d.dropped, (std::vector<uint8_t>{0, 1, 1, 1}));
+  // decoding: W = 32, C = 8 -> positions 4..10 join the one kept prompt token, position 11 is dropped
+  for (int pos = 4; pos <= 11; ++pos) {
+    Batch b(c, {5, 0, 0, 0}, pos, false);
+    s->route(b.in, d);
+    EXPECT_EQ(d.experts[0], pos <= 10 ? 0 : -1) << "position " << pos;
+  }
 }
 
 TEST(Strategies, ExpertChoiceLoadIsExactlyCAndPicksTheTopScores) {
