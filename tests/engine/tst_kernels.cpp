@@ -343,7 +343,9 @@ struct SyntheticModel {
   }
 };
 
-std::shared_ptr<SyntheticModel> make_synthetic(int window) {
+// yarn: full rotary with yarn scaling (factor 4 over an original context of 16) instead of the
+// partial default rotary.
+std::shared_ptr<SyntheticModel> make_synthetic(int window, bool yarn = false) {
   auto m = std::make_shared<SyntheticModel>();
   m->store.reserve(64);
   std::mt19937 rng(11);
@@ -359,6 +361,13 @@ std::shared_ptr<SyntheticModel> make_synthetic(int window) {
   c.max_position_embeddings = 64;
   c.rope.theta = 100.0;
   c.rope.partial_rotary_factor = 0.5;
+  if (yarn) {
+    c.rope.theta = 10000.0;
+    c.rope.partial_rotary_factor = 1.0;
+    c.rope.type = "yarn";
+    c.rope.factor = 4.0;
+    c.rope.original_max_position = 16;
+  }
   c.qkv_bias = c.o_bias = true;
   c.clip_qkv = 0.6f;
   c.sliding_window = window;
@@ -413,7 +422,25 @@ Vec ref_norm(const Vec& x, const TensorRef& w, double eps) {
 std::vector<Vec> reference_logits(const SyntheticModel& m, const std::vector<int32_t>& ids) {
   const ModelConfig& c = m.cfg;
   const LayerWeights& L = m.w.layers[0];
-  const int T = int(ids.size()), hd = c.head_dim, rot = 2;
+  const int T = int(ids.size()), hd = c.head_dim;
+  const int rot = int(hd * c.rope.partial_rotary_factor);
+  // inverse frequencies and cos/sin scale, transcribed from transformers' rope init functions
+  std::vector<double> inv(size_t(rot / 2));
+  double attention_factor = 1.0;
+  for (int i = 0; i < rot / 2; ++i) inv[size_t(i)] = 1.0 / std::pow(c.rope.theta, 2.0 * i / rot);
+  if (c.rope.type == "yarn") {
+    const double f = c.rope.factor, orig = c.rope.original_max_position, base = c.rope.theta;
+    auto corr = [&](double r) { return rot * std::log(orig / (r * 2 * M_PI)) / (2 * std::log(base)); };
+    double low = std::max(std::floor(corr(c.rope.beta_fast)), 0.0);
+    double high = std::min(std::ceil(corr(c.rope.beta_slow)), double(rot - 1));
+    if (low == high) high += 0.001;
+    for (int i = 0; i < rot / 2; ++i) {
+      const double pos_freq = std::pow(base, 2.0 * i / rot);
+      const double extrap_factor = 1.0 - std::clamp((i - low) / (high - low), 0.0, 1.0);
+      inv[size_t(i)] = 1.0 / (f * pos_freq) * (1 - extrap_factor) + 1.0 / pos_freq * extrap_factor;
+    }
+    attention_factor = 0.1 * std::log(f) + 1.0;  // get_mscale(factor), mscale_all_dim unset
+  }
   const size_t nT = static_cast<size_t>(T);
   std::vector<Vec> x(nT), q(nT), k(nT), v(nT);
   for (int t = 0; t < T; ++t) {
@@ -425,16 +452,18 @@ std::vector<Vec> reference_logits(const SyntheticModel& m, const std::vector<int
     v[size_t(t)] = ref_linear(L.attn.v, &L.attn.v_bias, xn);
     for (Vec* p : {&q[size_t(t)], &k[size_t(t)], &v[size_t(t)]})
       for (double& e : *p) e = std::clamp(e, -double(c.clip_qkv), double(c.clip_qkv));
-    // rotate-half RoPE on the first `rot` dims of each head: pair (0, 1) with frequency theta^0 = 1
-    const double ang = double(t) * 1.0;
+    // rotate-half RoPE on the first `rot` dims of each head: pairs (i, i + rot/2)
     for (Vec* p : {&q[size_t(t)], &k[size_t(t)]})
-      for (size_t h = 0; h < p->size() / size_t(hd); ++h) {
-        double& a = (*p)[h * hd];
-        double& b = (*p)[h * hd + rot / 2];
-        const double a0 = a, b0 = b;
-        a = a0 * std::cos(ang) - b0 * std::sin(ang);
-        b = b0 * std::cos(ang) + a0 * std::sin(ang);
-      }
+      for (size_t h = 0; h < p->size() / size_t(hd); ++h)
+        for (int i = 0; i < rot / 2; ++i) {
+          const double ang = double(t) * inv[size_t(i)];
+          const double cs = std::cos(ang) * attention_factor, sn = std::sin(ang) * attention_factor;
+          double& a = (*p)[h * hd + size_t(i)];
+          double& b = (*p)[h * hd + size_t(i + rot / 2)];
+          const double a0 = a, b0 = b;
+          a = a0 * cs - b0 * sn;
+          b = b0 * cs + a0 * sn;
+        }
   }
   std::vector<Vec> logits;
   for (int t = 0; t < T; ++t) {
@@ -473,9 +502,10 @@ std::vector<Vec> reference_logits(const SyntheticModel& m, const std::vector<int
   return logits;
 }
 
-TEST(AttentionFeatures, SlidingWindowSinksBiasesClipPartialRotary) {
-  for (int window : {0, 3}) {
-    auto syn = make_synthetic(window);
+TEST(AttentionFeatures, SlidingWindowSinksBiasesClipPartialRotaryYarn) {
+  for (int variant = 0; variant < 3; ++variant) {
+    const int window = variant == 1 ? 3 : 0;
+    auto syn = make_synthetic(window, variant == 2);
     auto model = std::make_shared<Model>(syn->cfg, nullptr, syn->w, "synthetic");
     const std::vector<int32_t> ids = {1, 7, 3, 3, 9, 0, 5, 2};
     const auto want = reference_logits(*syn, ids);
@@ -487,7 +517,7 @@ TEST(AttentionFeatures, SlidingWindowSinksBiasesClipPartialRotary) {
     a.all_logits = true;
     const float* lg = backend->forward(a);
     for (int t = 0; t < 3; ++t)
-      for (int v = 0; v < 10; ++v) ASSERT_NEAR(lg[t * 10 + v], want[size_t(t)][size_t(v)], 1e-4) << "window " << window;
+      for (int v = 0; v < 10; ++v) ASSERT_NEAR(lg[t * 10 + v], want[size_t(t)][size_t(v)], 1e-4) << "variant " << variant;
     for (int t = 3; t < int(ids.size()); ++t) {
       ForwardArgs d;
       d.tokens = ids.data() + t;
@@ -495,13 +525,15 @@ TEST(AttentionFeatures, SlidingWindowSinksBiasesClipPartialRotary) {
       d.first_position = t;
       lg = backend->forward(d);
       for (int v = 0; v < 10; ++v)
-        ASSERT_NEAR(lg[v], want[size_t(t)][size_t(v)], 1e-4) << "window " << window << " position " << t;
+        ASSERT_NEAR(lg[v], want[size_t(t)][size_t(v)], 1e-4) << "variant " << variant << " position " << t;
     }
   }
   // the window matters for these inputs (otherwise the test above would prove little)
   auto a = reference_logits(*make_synthetic(0), {1, 7, 3, 3, 9, 0, 5, 2});
   auto b = reference_logits(*make_synthetic(3), {1, 7, 3, 3, 9, 0, 5, 2});
   EXPECT_GT(std::fabs(a[7][0] - b[7][0]), 1e-3);
+  auto y = reference_logits(*make_synthetic(0, true), {1, 7, 3, 3, 9, 0, 5, 2});
+  EXPECT_GT(std::fabs(a[7][0] - y[7][0]), 1e-3);
 }
 
 }  // namespace
