@@ -184,6 +184,18 @@ TEST(WeightStore, ShardedIndexBindsEachTensorToItsShard) {
   EXPECT_HAS(error_of([&] { s->get("z"); }), "model.safetensors.index.json: checkpoint has no tensor 'z'");
 }
 
+TEST(WeightStore, ShardTensorsMissingFromIndexAreIgnoredWithAWarning) {
+  const std::string dir = test::temp_dir("ws");
+  write_st(dir, "s1.safetensors",
+           R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"extra":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+           f32(1) + f32(2));
+  std::ofstream(dir + "/model.safetensors.index.json") << R"({"weight_map":{"x":"s1.safetensors"}})";
+  auto s = WeightStore::open_dir(dir);
+  EXPECT_EQ(s->names(), std::vector<std::string>{"x"});
+  ASSERT_EQ(s->warnings().size(), 1u);
+  EXPECT_HAS(s->warnings()[0], "s1.safetensors: 1 tensors not listed in model.safetensors.index.json were ignored");
+}
+
 TEST(WeightStoreErrors, ShardProblems) {
   {
     const std::string dir = test::temp_dir("ws-bad");
