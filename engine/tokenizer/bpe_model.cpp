@@ -8,18 +8,17 @@
 
 namespace moescope::tok {
 
-BpeModel::BpeModel(const json& model, const std::string& where) {
-  const json& vocab = field(model, "vocab", where);
-  if (!vocab.is_object()) throw Error(where + ".vocab: expected an object {token: id}");
-  m_vocab.reserve(vocab.size() * 2);
+BpeModel::BpeModel(const json& model, std::vector<std::pair<std::string, int64_t>>&& vocab,
+                   std::vector<std::pair<std::string, std::string>>&& merges, const std::string& where) {
+  m_vocab.reserve(vocab.size() + vocab.size() / 2);
   int32_t max_id = -1;
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() > INT32_MAX)
-      throw Error(where + ".vocab: id of token '" + it.key() + "' is not a non-negative integer");
-    const auto id = static_cast<int32_t>(it.value().get<int64_t>());
-    m_vocab.emplace(it.key(), id);
+  for (auto& [tok, id64] : vocab) {
+    if (id64 < 0 || id64 > INT32_MAX) throw Error(where + ".vocab: id of token '" + tok + "' is not a non-negative integer");
+    const auto id = static_cast<int32_t>(id64);
     max_id = std::max(max_id, id);
+    m_vocab.insert_or_assign(std::move(tok), id);
   }
+  vocab.clear();
   m_id_to_token.resize(static_cast<size_t>(max_id + 1));
   for (const auto& [tok, id] : m_vocab) m_id_to_token[static_cast<size_t>(id)] = tok;
 
@@ -42,30 +41,16 @@ BpeModel::BpeModel(const json& model, const std::string& where) {
     m_byte_ids[b] = token_to_id(name);
   }
 
-  const json& merges = field(model, "merges", where);
-  if (!merges.is_array()) throw Error(where + ".merges: expected an array");
-  m_merges.reserve(merges.size() * 2);
-  std::string a, b;
+  m_merges.reserve(merges.size() + merges.size() / 2);
+  std::string merged;
   for (size_t r = 0; r < merges.size(); ++r) {
-    const json& m = merges[r];
-    if (m.is_string()) {
-      const std::string& s = m.get_ref<const std::string&>();
-      const size_t sp = s.find(' ');
-      if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
-        throw Error(where + ".merges[" + std::to_string(r) + "]: expected \"a b\" (two tokens separated by one space), got \"" + s + "\"");
-      a.assign(s, 0, sp);
-      b.assign(s, sp + 1, std::string::npos);
-    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-      a = m[0].get<std::string>();
-      b = m[1].get<std::string>();
-    } else {
-      throw Error(where + ".merges[" + std::to_string(r) + "]: expected \"a b\" or [\"a\", \"b\"]");
-    }
+    const auto& [a, b] = merges[r];
     const int32_t ia = token_to_id(a), ib = token_to_id(b);
     if (ia < 0 || ib < 0)
       throw Error(where + ".merges[" + std::to_string(r) + "]: token '" + (ia < 0 ? a : b) + "' is not in the vocab");
-    std::string merged = a;
-    merged.append(b, m_prefix.size() <= b.size() && b.compare(0, m_prefix.size(), m_prefix) == 0 ? m_prefix.size() : 0, std::string::npos);
+    merged.assign(a);
+    const bool prefixed = !m_prefix.empty() && b.compare(0, m_prefix.size(), m_prefix) == 0;
+    merged.append(b, prefixed ? m_prefix.size() : 0, std::string::npos);
     const int32_t nid = token_to_id(merged);
     if (nid < 0) throw Error(where + ".merges[" + std::to_string(r) + "]: merged token '" + merged + "' is not in the vocab");
     // A repeated pair keeps its last rank, as a Rust HashMap collected from the list does.

@@ -23,8 +23,11 @@ using Vocab = std::unordered_map<std::string, int32_t, StringHash, std::equal_to
 
 class BpeModel {
  public:
-  // `where` is "<file>: model". Throws moescope::Error on a malformed vocab or merge list.
-  BpeModel(const json& model, const std::string& where);
+  // `model` holds the scalar fields; `vocab` (token, id) and `merges` (a, b) come from the SAX reader
+  // (tokenizer_json.h). `where` is "<file>: model". Throws moescope::Error on a malformed vocab or
+  // merge list.
+  BpeModel(const json& model, std::vector<std::pair<std::string, int64_t>>&& vocab,
+           std::vector<std::pair<std::string, std::string>>&& merges, const std::string& where);
 
   // Appends the ids of one pre-tokenized word.
   void tokenize(std::string_view word, std::vector<int32_t>& out) const;

@@ -16,6 +16,7 @@
 #include "engine/tokenizer/post_processor.h"
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/sha256.h"
+#include "engine/tokenizer/tokenizer_json.h"
 #include "engine/tokenizer/utf8.h"
 
 namespace moescope {
@@ -102,7 +103,8 @@ std::shared_ptr<Tokenizer> Tokenizer::load(const std::string& path_or_dir) {
   }
   const std::string name = file.string();
   const std::string bytes = read_file(file);
-  const json root = parse_json(bytes, name);
+  tok::TokenizerJson parsed = tok::parse_tokenizer_json(bytes, name);
+  const json& root = parsed.root;
   if (!root.is_object()) throw Error(name + ": expected a JSON object at the top level");
 
   std::shared_ptr<Tokenizer> t(new Tokenizer());
@@ -118,7 +120,13 @@ std::shared_ptr<Tokenizer> Tokenizer::load(const std::string& path_or_dir) {
   if (type != "BPE")
     throw Error(name + ": model type '" + (type.empty() ? std::string("(none)") : type) +
                 "' is not supported; only BPE tokenizers can be loaded (WordPiece, Unigram and WordLevel cannot)");
-  d.model = std::make_unique<tok::BpeModel>(model, name + ": model");
+  // vocab / merges were read into flat lists by the SAX reader unless they are missing or not an
+  // object / array, which the lookups below report.
+  if (!parsed.have_vocab && !tok::field(model, "vocab", name + ": model").is_object())
+    throw Error(name + ": model.vocab: expected an object {token: id}");
+  if (!parsed.have_merges && !tok::field(model, "merges", name + ": model").is_array())
+    throw Error(name + ": model.merges: expected an array");
+  d.model = std::make_unique<tok::BpeModel>(model, std::move(parsed.vocab), std::move(parsed.merges), name + ": model");
 
   auto get = [&](const char* key) -> const json& {
     static const json null_json;

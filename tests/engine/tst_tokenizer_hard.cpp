@@ -122,7 +122,7 @@ TEST(TokenizerLongInput, LongRunsRoundTripQuickly) {
       const auto ids = tok->encode(text, false);
       EXPECT_LT(seconds_since(t0), 5.0) << name;
       EXPECT_LT(ids.size(), text.size() + 1);
-      EXPECT_EQ(tok->decode(ids), text) << name << " unit " << unit;
+      EXPECT_TRUE(tok->decode(ids) == text) << name << " unit " << unit;  // (no 100 kB diff on failure)
     }
   }
 }
