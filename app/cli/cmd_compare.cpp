@@ -284,7 +284,7 @@ int cmd_compare(const Args& args) {
   out["output"] = opt.output;
   out["model"] = opt.model;
   if (opt.json) {
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
     return 0;
   }
   // Human-readable summary.
