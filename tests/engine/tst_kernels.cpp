@@ -537,3 +537,161 @@ TEST(AttentionFeatures, SlidingWindowSinksBiasesClipPartialRotaryYarn) {
 }
 
 }  // namespace
+
+// ---- MLA without q LoRA, yarn RoPE with mscale_all_dim (DeepSeek-V2-Lite-like), synthetic -------
+
+namespace {
+
+std::shared_ptr<SyntheticModel> make_synthetic_mla() {
+  auto m = std::make_shared<SyntheticModel>();
+  m->store.reserve(64);
+  std::mt19937 rng(5);
+  ModelConfig& c = m->cfg;
+  c.family = Family::DeepSeekV3;
+  c.config_path = "synthetic-mla";
+  c.attention = AttentionKind::MLA;
+  c.vocab_size = 10;
+  c.hidden_size = 16;
+  c.num_layers = 1;
+  c.num_heads = 2;
+  c.num_kv_heads = 2;
+  c.q_lora_rank = 0;
+  c.kv_lora_rank = 6;
+  c.qk_nope_head_dim = 4;
+  c.qk_rope_head_dim = 4;
+  c.v_head_dim = 3;
+  c.head_dim = 4;
+  c.max_position_embeddings = 64;
+  c.rms_norm_eps = 1e-6f;
+  c.rope.interleaved = true;
+  c.rope.type = "yarn";
+  c.rope.theta = 10000.0;
+  c.rope.factor = 4.0;
+  c.rope.original_max_position = 16;
+  c.rope.mscale = 1.0;
+  c.rope.mscale_all_dim = 0.7;
+  c.intermediate_size = 8;
+  c.layer_is_moe = {false};
+  ModelWeights& w = m->w;
+  w.embed = m->add("embed", {10, 16}, rng, 1.0f);
+  w.lm_head = m->add("lm_head", {10, 16}, rng, 0.3f);
+  w.final_norm = m->add("norm", {16}, rng, 0.1f, 1.0f);
+  LayerWeights L;
+  L.input_norm = m->add("in_norm", {16}, rng, 0.1f, 1.0f);
+  L.post_attention_norm = m->add("post_norm", {16}, rng, 0.1f, 1.0f);
+  L.attn.q = m->add("q", {2 * 8, 16}, rng, 0.5f);
+  L.attn.kv_a = m->add("kv_a", {6 + 4, 16}, rng, 0.5f);
+  L.attn.kv_a_norm = m->add("kv_a_norm", {6}, rng, 0.1f, 1.0f);
+  L.attn.kv_b = m->add("kv_b", {2 * (4 + 3), 6}, rng, 0.5f);
+  L.attn.o = m->add("o", {16, 2 * 3}, rng, 0.3f);
+  L.mlp.gate = m->add("gate", {8, 16}, rng, 0.3f);
+  L.mlp.up = m->add("up", {8, 16}, rng, 0.3f);
+  L.mlp.down = m->add("down", {16, 8}, rng, 0.3f);
+  w.layers.push_back(L);
+  return m;
+}
+
+double mscale(double factor, double m) { return factor <= 1 ? 1.0 : 0.1 * m * std::log(factor) + 1.0; }
+
+std::vector<Vec> reference_mla_logits(const SyntheticModel& m, const std::vector<int32_t>& ids) {
+  const ModelConfig& c = m.cfg;
+  const LayerWeights& L = m.w.layers[0];
+  const int T = int(ids.size()), nope = 4, rope = 4, vd = 3, heads = 2;
+  // yarn frequencies over the rope dims, cos/sin scaled by mscale(f, mscale) / mscale(f, mscale_all_dim)
+  const double f = c.rope.factor, base = c.rope.theta;
+  auto corr = [&](double r) { return rope * std::log(c.rope.original_max_position / (r * 2 * M_PI)) / (2 * std::log(base)); };
+  double low = std::max(std::floor(corr(32)), 0.0), high = std::min(std::ceil(corr(1)), double(rope - 1));
+  if (low == high) high += 0.001;
+  std::vector<double> inv(2);
+  for (int i = 0; i < 2; ++i) {
+    const double pf = std::pow(base, 2.0 * i / rope);
+    const double ef = 1.0 - std::clamp((i - low) / (high - low), 0.0, 1.0);
+    inv[size_t(i)] = 1.0 / (f * pf) * (1 - ef) + 1.0 / pf * ef;
+  }
+  const double af = mscale(f, c.rope.mscale) / mscale(f, c.rope.mscale_all_dim);
+  const double scale = 1.0 / std::sqrt(double(nope + rope)) * mscale(f, c.rope.mscale_all_dim) * mscale(f, c.rope.mscale_all_dim);
+  // interleaved rope kept in the interleaved layout: pairs (2i, 2i+1)
+  auto rotate = [&](double* v, int pos) {
+    for (int i = 0; i < rope / 2; ++i) {
+      const double ang = pos * inv[size_t(i)], cs = std::cos(ang) * af, sn = std::sin(ang) * af;
+      const double a = v[2 * i], b = v[2 * i + 1];
+      v[2 * i] = a * cs - b * sn;
+      v[2 * i + 1] = b * cs + a * sn;
+    }
+  };
+  const size_t nT = static_cast<size_t>(T);
+  std::vector<Vec> x(nT), q(nT), k(nT), v(nT);  // k: heads x (nope + rope), v: heads x vd
+  for (int t = 0; t < T; ++t) {
+    x[size_t(t)].resize(16);
+    for (int i = 0; i < 16; ++i) x[size_t(t)][size_t(i)] = m.w.embed.at(int64_t(ids[size_t(t)]) * 16 + i);
+    const Vec xn = ref_norm(x[size_t(t)], L.input_norm, c.rms_norm_eps);
+    q[size_t(t)] = ref_linear(L.attn.q, nullptr, xn);
+    const Vec kva = ref_linear(L.attn.kv_a, nullptr, xn);
+    const Vec latent = ref_norm(Vec(kva.begin(), kva.begin() + 6), L.attn.kv_a_norm, 1e-6);
+    Vec krot(kva.begin() + 6, kva.end());
+    rotate(krot.data(), t);
+    const Vec kvb = ref_linear(L.attn.kv_b, nullptr, latent);
+    k[size_t(t)].assign(size_t(heads * (nope + rope)), 0.0);
+    v[size_t(t)].assign(size_t(heads * vd), 0.0);
+    for (int h = 0; h < heads; ++h) {
+      rotate(q[size_t(t)].data() + h * (nope + rope) + nope, t);
+      for (int i = 0; i < nope; ++i) k[size_t(t)][size_t(h * (nope + rope) + i)] = kvb[size_t(h * (nope + vd) + i)];
+      for (int i = 0; i < rope; ++i) k[size_t(t)][size_t(h * (nope + rope) + nope + i)] = krot[size_t(i)];
+      for (int i = 0; i < vd; ++i) v[size_t(t)][size_t(h * vd + i)] = kvb[size_t(h * (nope + vd) + nope + i)];
+    }
+  }
+  std::vector<Vec> logits;
+  for (int t = 0; t < T; ++t) {
+    Vec attn(size_t(heads * vd), 0.0);
+    for (int h = 0; h < heads; ++h) {
+      std::vector<double> s;
+      for (int j = 0; j <= t; ++j) {
+        double d = 0;
+        for (int i = 0; i < nope + rope; ++i)
+          d += q[size_t(t)][size_t(h * (nope + rope) + i)] * k[size_t(j)][size_t(h * (nope + rope) + i)];
+        s.push_back(d * scale);
+      }
+      double mx = s[0], z = 0;
+      for (double e : s) mx = std::max(mx, e);
+      for (double e : s) z += std::exp(e - mx);
+      for (int j = 0; j <= t; ++j)
+        for (int i = 0; i < vd; ++i) attn[size_t(h * vd + i)] += std::exp(s[size_t(j)] - mx) / z * v[size_t(j)][size_t(h * vd + i)];
+    }
+    const Vec o = ref_linear(L.attn.o, nullptr, attn);
+    Vec h1(16);
+    for (int i = 0; i < 16; ++i) h1[size_t(i)] = x[size_t(t)][size_t(i)] + o[size_t(i)];
+    const Vec hn = ref_norm(h1, L.post_attention_norm, c.rms_norm_eps);
+    const Vec g = ref_linear(L.mlp.gate, nullptr, hn), u = ref_linear(L.mlp.up, nullptr, hn);
+    Vec act(8);
+    for (int i = 0; i < 8; ++i) act[size_t(i)] = g[size_t(i)] / (1 + std::exp(-g[size_t(i)])) * u[size_t(i)];
+    const Vec d = ref_linear(L.mlp.down, nullptr, act);
+    for (int i = 0; i < 16; ++i) h1[size_t(i)] += d[size_t(i)];
+    logits.push_back(ref_linear(m.w.lm_head, nullptr, ref_norm(h1, m.w.final_norm, c.rms_norm_eps)));
+  }
+  return logits;
+}
+
+TEST(AttentionFeatures, MlaWithoutQLoraAndYarnMscale) {
+  auto syn = make_synthetic_mla();
+  auto model = std::make_shared<Model>(syn->cfg, nullptr, syn->w, "synthetic-mla");
+  const std::vector<int32_t> ids = {4, 1, 8, 8, 2, 6, 0, 9, 3, 5};
+  const auto want = reference_mla_logits(*syn, ids);
+  auto backend = make_cpu_backend(model, 2, 16);
+  ForwardArgs a;
+  a.tokens = ids.data();
+  a.count = 4;
+  a.all_logits = true;
+  const float* lg = backend->forward(a);
+  for (int t = 0; t < 4; ++t)
+    for (int v = 0; v < 10; ++v) ASSERT_NEAR(lg[t * 10 + v], want[size_t(t)][size_t(v)], 1e-4) << "position " << t;
+  for (int t = 4; t < int(ids.size()); ++t) {
+    ForwardArgs d;
+    d.tokens = ids.data() + t;
+    d.count = 1;
+    d.first_position = t;
+    lg = backend->forward(d);
+    for (int v = 0; v < 10; ++v) ASSERT_NEAR(lg[v], want[size_t(t)][size_t(v)], 1e-4) << "position " << t;
+  }
+}
+
+}  // namespace
