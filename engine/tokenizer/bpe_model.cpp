@@ -10,7 +10,7 @@ namespace moescope::tok {
 
 BpeModel::BpeModel(const json& model, std::vector<std::pair<std::string, int64_t>>&& vocab,
                    std::vector<std::pair<std::string, std::string>>&& merges, const std::string& where) {
-  m_vocab.reserve(vocab.size() + vocab.size() / 2);
+  m_vocab.reserve(vocab.size());
   int32_t max_id = -1;
   for (auto& [tok, id64] : vocab) {
     if (id64 < 0 || id64 > INT32_MAX) throw Error(where + ".vocab: id of token '" + tok + "' is not a non-negative integer");
@@ -20,7 +20,7 @@ BpeModel::BpeModel(const json& model, std::vector<std::pair<std::string, int64_t
   }
   vocab.clear();
   m_id_to_token.resize(static_cast<size_t>(max_id + 1));
-  for (const auto& [tok, id] : m_vocab) m_id_to_token[static_cast<size_t>(id)] = tok;
+  for (size_t k = 0; k < m_vocab.size(); ++k) m_id_to_token[static_cast<size_t>(m_vocab.ids()[k])] = m_vocab.keys()[k];
 
   auto opt_string = [&](const char* k) {
     auto it = model.find(k);
@@ -41,7 +41,7 @@ BpeModel::BpeModel(const json& model, std::vector<std::pair<std::string, int64_t
     m_byte_ids[b] = token_to_id(name);
   }
 
-  m_merges.reserve(merges.size() + merges.size() / 2);
+  m_merges.reserve(merges.size());
   std::string merged;
   for (size_t r = 0; r < merges.size(); ++r) {
     const auto& [a, b] = merges[r];
@@ -54,13 +54,12 @@ BpeModel::BpeModel(const json& model, std::vector<std::pair<std::string, int64_t
     const int32_t nid = token_to_id(merged);
     if (nid < 0) throw Error(where + ".merges[" + std::to_string(r) + "]: merged token '" + merged + "' is not in the vocab");
     // A repeated pair keeps its last rank, as a Rust HashMap collected from the list does.
-    m_merges[key(ia, ib)] = Merge{static_cast<uint32_t>(r), nid};
+    m_merges.insert_or_assign(ia, ib, Merge{static_cast<uint32_t>(r), nid});
   }
 }
 
 int32_t BpeModel::token_to_id(std::string_view token) const {
-  auto it = m_vocab.find(token);
-  return it == m_vocab.end() ? -1 : it->second;
+  return m_vocab.find(token);
 }
 
 const std::string* BpeModel::id_to_token(int32_t id) const {
@@ -73,8 +72,8 @@ const std::string* BpeModel::id_to_token(int32_t id) const {
 void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const {
   if (word.empty()) return;
   if (m_ignore_merges) {
-    if (auto it = m_vocab.find(word); it != m_vocab.end()) {
-      out.push_back(it->second);
+    if (const int32_t id = m_vocab.find(word); id >= 0) {
+      out.push_back(id);
       return;
     }
   }
@@ -155,10 +154,7 @@ void BpeModel::merge_word(std::string_view w, std::vector<int32_t>& out) const {
     }
   };
   std::priority_queue<Item> queue;
-  auto find = [&](int32_t a, int32_t b) -> const Merge* {
-    auto it = m_merges.find(key(a, b));
-    return it == m_merges.end() ? nullptr : &it->second;
-  };
+  auto find = [&](int32_t a, int32_t b) { return m_merges.find(a, b); };
   for (size_t p = 0; p + 1 < sym.size(); ++p)
     if (const Merge* m = find(sym[p].id, sym[p + 1].id)) queue.push({m->rank, static_cast<int32_t>(p), m->new_id});
   while (!queue.empty()) {

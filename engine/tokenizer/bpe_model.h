@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/tokenizer/flat_index.h"
 #include "engine/tokenizer/json_fields.h"
 
 namespace moescope::tok {
@@ -32,23 +33,18 @@ class BpeModel {
   // Appends the ids of one pre-tokenized word.
   void tokenize(std::string_view word, std::vector<int32_t>& out) const;
 
-  const Vocab& vocab() const { return m_vocab; }
   int32_t token_to_id(std::string_view token) const;  // -1 when absent
   const std::string* id_to_token(int32_t id) const;    // nullptr when absent
   int32_t max_id() const { return static_cast<int32_t>(m_id_to_token.size()) - 1; }
   size_t merge_count() const { return m_merges.size(); }
 
  private:
-  struct Merge {
-    uint32_t rank;
-    int32_t new_id;
-  };
-  static uint64_t key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
+  using Merge = PairIndex::Value;
   void merge_word(std::string_view word, std::vector<int32_t>& out) const;
 
-  Vocab m_vocab;
+  StringIndex m_vocab;
   std::vector<std::string> m_id_to_token;
-  std::unordered_map<uint64_t, Merge> m_merges;
+  PairIndex m_merges;
   std::string m_prefix, m_suffix;  // continuing_subword_prefix, end_of_word_suffix
   int32_t m_unk = -1;
   bool m_fuse_unk = false, m_byte_fallback = false, m_ignore_merges = false;
