@@ -230,6 +230,7 @@ int cmd_trace(const Args& args) {
 
   TraceWriterOptions wopt;
   wopt.record_logits = o.record_logits;
+  wopt.keep_logits = false;  // [N, V] goes to the file only; the summary needs none of it
   TraceWriter writer(o.output, wopt);
   session->add_sink(&writer);
 

@@ -118,6 +118,13 @@ void TraceRunStream::write_tokens(const RunData& b, int first) {
   }
 }
 
+void TraceRunStream::write_next_logits(int first, int rows, int vocab, const float* data) {
+  if (!m_logits || rows <= 0) return;
+  if (vocab != m_v)
+    throw Error("trace run: next-token logits have " + std::to_string(vocab) + " columns, the run has V=" + std::to_string(m_v));
+  m_next_logits.write_rows(hsize_t(first), hsize_t(rows), H5T_NATIVE_FLOAT, data);
+}
+
 void TraceRunStream::write_steps(const RunData& b, int first) {
   const hsize_t n = hsize_t(b.num_steps());
   if (n == 0) return;

@@ -24,6 +24,8 @@ class TraceRunStream {
   // Writes block's token rows at positions [first_position, first_position + block.num_tokens()). The
   // block has the run's M and E; a wider block K grows the K dimension (older rows read -1 / 0).
   void write_tokens(const RunData& block, int first_position);
+  // Next-token logits rows [first, first + rows) (vocab must be the run's V; ignored without logits).
+  void write_next_logits(int first, int rows, int vocab, const float* data);
   // Writes block's step entries at [first_step, first_step + block.num_steps()).
   void write_steps(const RunData& block, int first_step);
   void truncate(int tokens, int steps);  // rewind

@@ -4,13 +4,14 @@
 #include <algorithm>
 #include <chrono>
 
+#include "engine/model/model_config.h"
 #include "engine/util/error.h"
 
 namespace moescope {
 
 TraceWriter::TraceWriter(const std::string& path, TraceWriterOptions opt) : m_path(path), m_opt(opt) {
   if (m_opt.max_queued == 0) m_opt.max_queued = 1;
-  m_recorder.set_record_logits(m_opt.record_logits);
+  m_recorder.set_record_logits(m_opt.record_logits && m_opt.keep_logits);
   m_file = TraceFile::create(path);  // on the caller's thread: a bad path fails here, not later
   m_thread = std::thread([this] { thread_main(); });
 }
@@ -24,8 +25,11 @@ TraceWriter::~TraceWriter() {
 
 void TraceWriter::begin_run(RunData meta, const ModelConfig* config) {
   if (m_in_run) end_run();
-  m_recorder.set_record_logits(m_opt.record_logits);
+  m_recorder.set_record_logits(m_opt.record_logits && m_opt.keep_logits);
   m_recorder.begin(std::move(meta), config);
+  m_vocab = m_opt.record_logits && config ? config->vocab_size : 0;
+  m_logits_stash.clear();
+  m_logits_segments.clear();
   m_in_run = true;
   m_dirty_from = 0;
   m_steps_sent = 0;
@@ -93,7 +97,7 @@ static void copy_rows(std::vector<T>& out, const std::vector<T>& v, size_t a, si
 void TraceWriter::send_dirty_rows() {
   const RunData& d = m_recorder.data();
   const int n = d.num_tokens(), s = d.num_steps();
-  if (m_dirty_from >= n && m_steps_sent >= s) return;
+  if (m_dirty_from >= n && m_steps_sent >= s && m_logits_segments.empty()) return;
   Item it;
   it.kind = Item::Rows;
   {
@@ -106,7 +110,7 @@ void TraceWriter::send_dirty_rows() {
   RunData& b = it.block;
   b.num_experts = d.num_experts;
   b.k_max = d.k_max;
-  b.vocab_size = d.vocab_size;
+  b.vocab_size = m_opt.keep_logits ? d.vocab_size : m_vocab;
   b.moe_layers = d.moe_layers;
   const size_t a = size_t(std::min(m_dirty_from, n)), e = size_t(n), M = d.moe_layers.size();
   copy_rows(b.token_ids, d.token_ids, a, e, 1);
@@ -116,8 +120,14 @@ void TraceWriter::send_dirty_rows() {
   copy_rows(b.experts, d.experts, a, e, M * size_t(d.k_max));
   copy_rows(b.weights, d.weights, a, e, M * size_t(d.k_max));
   copy_rows(b.dropped, d.dropped, a, e, M);
-  if (d.has_next_logits()) copy_rows(b.next_logits, d.next_logits, a, e, size_t(d.vocab_size));
-  else b.next_logits.clear();
+  if (d.has_next_logits()) {
+    copy_rows(b.next_logits, d.next_logits, a, e, size_t(d.vocab_size));
+  } else {
+    b.next_logits.swap(m_logits_stash);  // the block's old buffer becomes the next stash
+    m_logits_stash.clear();
+    it.logit_rows.swap(m_logits_segments);
+    m_logits_segments.clear();
+  }
   const size_t s0 = size_t(std::min(m_steps_sent, s));
   copy_rows(b.step_ns, d.step_ns, s0, size_t(s), 1);
   copy_rows(b.step_tokens, d.step_tokens, s0, size_t(s), 1);
@@ -137,8 +147,16 @@ void TraceWriter::on_routing(const RoutingBatch& batch) {
 }
 
 void TraceWriter::on_logits(int first_position, int rows, int vocab, const float* logits) {
-  m_recorder.on_logits(first_position, rows, vocab, logits);
-  m_dirty_from = std::min(m_dirty_from, first_position);
+  if (m_opt.keep_logits) {
+    m_recorder.on_logits(first_position, rows, vocab, logits);
+    m_dirty_from = std::min(m_dirty_from, first_position);
+    return;
+  }
+  if (!m_opt.record_logits || rows <= 0 || vocab <= 0 || !logits) return;
+  if (m_vocab == 0) m_vocab = vocab;
+  if (vocab != m_vocab) return;  // V is fixed per run
+  m_logits_stash.insert(m_logits_stash.end(), logits, logits + size_t(rows) * size_t(vocab));
+  m_logits_segments.emplace_back(first_position, rows);
 }
 
 void TraceWriter::on_step(const StepInfo& step) {
@@ -150,6 +168,8 @@ void TraceWriter::on_step(const StepInfo& step) {
 
 void TraceWriter::on_rewind(int position) {
   m_recorder.on_rewind(position);
+  m_logits_stash.clear();  // (empty in practice: sessions rewind between steps, after on_step)
+  m_logits_segments.clear();
   const RunData& d = m_recorder.data();
   m_dirty_from = std::min(m_dirty_from, d.num_tokens());
   m_steps_sent = std::min(m_steps_sent, d.num_steps());
@@ -180,6 +200,11 @@ void TraceWriter::process(Item& it) {
       if (m_pending_begin) open_stream(it.block);
       if (m_stream) {
         m_stream->write_tokens(it.block, it.first_position);
+        size_t offset = 0;
+        for (auto [first, rows] : it.logit_rows) {
+          m_stream->write_next_logits(first, rows, it.block.vocab_size, it.block.next_logits.data() + offset);
+          offset += size_t(rows) * size_t(it.block.vocab_size);
+        }
         m_stream->write_steps(it.block, it.first_step);
       }
       break;
@@ -234,7 +259,10 @@ void TraceWriter::thread_main() {
     {
       std::lock_guard<std::mutex> lock(m_mutex);
       for (Item& it : batch)
-        if (it.kind == Item::Rows && m_free.size() < 8) m_free.push_back(std::move(it.block));
+        if (it.kind == Item::Rows && m_free.size() < 8) {
+          it.block.next_logits.clear();  // (capacity kept)
+          m_free.push_back(std::move(it.block));
+        }
     }
     batch.clear();
     m_space.notify_all();

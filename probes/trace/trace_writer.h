@@ -25,6 +25,9 @@ constexpr std::chrono::milliseconds kMinFlushInterval{5};
 
 struct TraceWriterOptions {
   bool record_logits = false;   // ask the engine for next-token logits and write /runs/<name>/logits
+  // Keep the logits in data() / end_run() too ([N, V] floats: large for big vocabularies). When false
+  // they only pass through to the file.
+  bool keep_logits = true;
   size_t max_queued = 256;      // queued steps before on_step blocks
 };
 
@@ -65,6 +68,7 @@ class TraceWriter : public ProbeSink {
     int first_step = 0;
     int tokens = 0, steps = 0;  // Rewind
     int64_t next_token = -1;    // End
+    std::vector<std::pair<int, int>> logit_rows;  // Rows without keep_logits: (first, rows) in block.next_logits
     std::function<void(TraceFile&)> task;
   };
   void push(Item item);
@@ -79,6 +83,9 @@ class TraceWriter : public ProbeSink {
   bool m_in_run = false;
   int m_dirty_from = 0;     // first token row changed since the last queued block
   int m_steps_sent = 0;
+  int m_vocab = 0;                                   // V when logits bypass the recorder
+  std::vector<float> m_logits_stash;                 // logits not yet queued (keep_logits = false)
+  std::vector<std::pair<int, int>> m_logits_segments;
 
   // writer thread state (touched only by the thread after construction)
   std::unique_ptr<TraceFile> m_file;

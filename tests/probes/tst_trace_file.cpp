@@ -266,6 +266,38 @@ TEST(TraceWriter, StreamsWhatTheRecorderSaw) {
   EXPECT_EQ(h5::read_attr_string(h5::open_group(reader.file(), "comparison"), "note").value(), "posted");
 }
 
+// keep_logits = false: next-token logits go to the file only (data() stays small).
+TEST(TraceWriter, LogitsPassThroughWithoutKeeping) {
+  const std::string path = test::temp_dir("trace") + "/pass.h5";
+  RunData kept;
+  {
+    TraceWriterOptions opt;
+    opt.record_logits = true;
+    opt.keep_logits = false;
+    TraceWriter w(path, opt);
+    EXPECT_TRUE(w.wants_all_logits());
+    w.begin_run(RunData());
+    test::SinkDriver drv;
+    drv.vocab = 7;
+    drv.step(w, 0, 4, true);
+    for (int p = 4; p < 30; ++p) drv.step(w, p, 1, false);
+    EXPECT_TRUE(w.data().next_logits.empty());
+    kept = w.end_run();
+    w.close();
+  }
+  EXPECT_TRUE(kept.next_logits.empty());
+  RunData back = TraceReader(path).read_run("0");
+  ASSERT_EQ(back.num_tokens(), 30);
+  ASSERT_EQ(back.vocab_size, 7);
+  ASSERT_EQ(back.next_logits.size(), size_t(30 * 7));
+  for (int p = 0; p < 30; ++p)
+    for (int v = 0; v < 7; ++v) EXPECT_EQ(back.next_logits[size_t(p) * 7 + v], test::SinkDriver::next_logit(p, v));
+  back.next_logits.clear();
+  back.vocab_size = 0;
+  kept.vocab_size = 0;
+  expect_same(kept, back);
+}
+
 TEST(TraceWriter, SeveralRunsInOneFile) {
   const std::string path = test::temp_dir("trace") + "/runs.h5";
   {
