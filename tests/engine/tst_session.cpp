@@ -3,6 +3,7 @@
 // (dropped tokens, zero weights, shared expert off) act on the forward pass.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <cmath>
@@ -121,10 +122,10 @@ TEST(Session, ContextOverflowIsAClearError) {
 
 // Slows every step down so another thread has time to cancel.
 struct SlowSink : ProbeSink {
-  int steps = 0;
+  std::atomic<int> steps{0};
   void on_step(const StepInfo&) override {
     ++steps;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
   }
 };
 
@@ -134,7 +135,7 @@ TEST(Session, CancelFromAnotherThread) {
   s.add_sink(&sink);
   s.set_prompt_ids({1, 2, 3});
   std::thread canceller([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    while (sink.steps.load() < 5) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     s.cancel();
   });
   EXPECT_THROW(s.run(100000, false), Cancelled);
