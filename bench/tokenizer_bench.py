@@ -179,6 +179,12 @@ VARIANTS = [  # (name, base fixture, {json pointer: value})
         "type": "Split", "pattern": {"Regex": r"\s+|\p{P}"}, "behavior": b, "invert": inv}})
     for b in ["Removed", "MergedWithPrevious", "MergedWithNext", "Contiguous"] for inv in [False, True]
 ] + [
+    ("deepseek_v3_pretokenizer", "qwen_bytelevel", {"/pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "\\p{N}{1,3}"}, "behavior": "Isolated", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+"}, "behavior": "Isolated", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"},
+         "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}}),
     ("qwen_split_string", "qwen_bytelevel", {"/pre_tokenizer/pretokenizers/0": {
         "type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithNext", "invert": False}}),
     ("qwen_added_flags", "qwen_bytelevel", {"/added_tokens/3/lstrip": True, "/added_tokens/3/rstrip": True,
@@ -203,7 +209,7 @@ VARIANTS = [  # (name, base fixture, {json pointer: value})
 ]
 
 POOL = [" ", "  ", "\n", "\t", "\r\n", "\u00a0", "\u3000", "\u0085", "\u2028", "a", "Z", "é", "e\u0301", "ß", "İ", "ǅ",
-        "1", "23", "٣", "½", "'s", "'LL", "'", ".", ",", "!?", "-", "_", "(", ")", "{", '"', "日本", "中", "Привет", "مرحبا",
+        "1", "23", "٣", "½", "'s", "'LL", "'", ".", ",", "!?", "-", "_", "(", ")", "{", '"', "日本", "中", "Привет", "مرحبا", "テキスト", "ひらがな", "#include", ".method", "x²", "€5", "a\u0301b",
         "🤖", "👍🏽", "\U0001F468\u200d\U0001F469", "\ufeff", "\u200b", "<|im_end|>", "<|im_start|>", "<tool_call>",
         "</tool_call>", "<|endoftext|>", "<s>", "</s>", "<unk>", "<|begin_of_text|>", "hello", " world", "the", " router",
         "xxxx", "▁", "Ġ", "<0x0A>", "ﬁ", "①", "Ⅻ", "x\u0308", "Ⓐ"]
