@@ -7,6 +7,7 @@
 #include <set>
 
 #include "engine/util/error.h"
+#include "probes/metrics/distributions.h"
 
 namespace moescope {
 
@@ -96,19 +97,16 @@ void scored_range(int tokens, int prompt_length, int& first, int& last) {
   first = tokens > prompt_length ? std::max(1, prompt_length) : 1;
 }
 
-double js_divergence(const std::vector<double>& p, const std::vector<double>& q) {
+double load_divergence(const std::vector<double>& p, const std::vector<double>& q) {
   double sp = 0, sq = 0;
   for (double v : p) sp += v;
   for (double v : q) sq += v;
   if (sp <= 0 && sq <= 0) return 0.0;
-  if (sp <= 0 || sq <= 0) return 1.0;
-  double js = 0;
-  for (size_t i = 0; i < p.size(); ++i) {
-    const double a = p[i] / sp, b = q[i] / sq, m = 0.5 * (a + b);
-    if (a > 0) js += 0.5 * a * std::log2(a / m);
-    if (b > 0) js += 0.5 * b * std::log2(b / m);
-  }
-  return std::clamp(js, 0.0, 1.0);
+  if (sp <= 0 || sq <= 0) return std::log(2.0);
+  std::vector<double> a(p.size()), b(q.size());
+  for (size_t i = 0; i < p.size(); ++i) a[i] = p[i] / sp;
+  for (size_t i = 0; i < q.size(); ++i) b[i] = q[i] / sq;
+  return std::min(metrics::js_divergence(a, b), std::log(2.0));
 }
 
 ComparisonResult compare_runs(const std::vector<const RunData*>& runs, bool teacher_forced) {
@@ -191,7 +189,7 @@ ComparisonResult compare_runs(const std::vector<const RunData*>& runs, bool teac
       for (int l = 0; l < M; ++l) {
         la.assign(load_a.begin() + size_t(l) * E, load_a.begin() + size_t(l + 1) * E);
         lb.assign(load_b.begin() + size_t(l) * E, load_b.begin() + size_t(l + 1) * E);
-        p.layer_load_js[l] = js_divergence(la, lb);
+        p.layer_load_js[l] = load_divergence(la, lb);
       }
       p.layer_dropped_a = dropped_of(A, n);
       p.layer_dropped_b = dropped_of(B, n);

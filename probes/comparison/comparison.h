@@ -31,7 +31,7 @@ struct PairComparison {
   // routing, per position and MoE layer
   std::vector<float> jaccard;             // [n, M] |S_a ∩ S_b| / |S_a ∪ S_b| (1 when both empty)
   std::vector<uint8_t> top1_expert_agree; // [n, M] same highest-ranked expert actually used
-  std::vector<double> layer_jaccard, layer_top1_expert_agreement, layer_load_js;  // [M]
+  std::vector<double> layer_jaccard, layer_top1_expert_agreement, layer_load_js;  // [M] (JS in nats)
   std::vector<double> layer_dropped_a, layer_dropped_b;                           // [M] over the n positions
   double jaccard_mean = 0, top1_expert_agreement = 0, load_js_mean = 0, dropped_a = 0, dropped_b = 0;
   // output (both runs recorded next-token logits)
@@ -52,9 +52,9 @@ struct ComparisonResult {
 // Runs must share the model (same M and E); Error otherwise.
 ComparisonResult compare_runs(const std::vector<const RunData*>& runs, bool teacher_forced);
 
-// Jensen-Shannon divergence (log base 2, in [0, 1]) of two non-negative vectors normalised to sum 1;
-// 0 when both are all zero, 1 when exactly one is.
-double js_divergence(const std::vector<double>& p, const std::vector<double>& q);
+// Load divergence: Jensen-Shannon divergence in nats (in [0, ln 2], as metrics::js_divergence) of two
+// non-negative count vectors, each normalised to sum 1; 0 when both are all zero, ln 2 when exactly one is.
+double load_divergence(const std::vector<double>& p, const std::vector<double>& q);
 
 // Tokens [first, last) whose probability a run's perplexity averages: its continuation
 // [max(1, prompt_length), N), or [1, N) when nothing was generated.

@@ -225,6 +225,38 @@ void TraceWriter::process(Item& it) {
   }
 }
 
+// Appends `b`'s rows to `a` when they continue it exactly (same shapes, next positions and steps), so
+// a batch of decode steps becomes one HDF5 write per dataset instead of one per step.
+template <typename T>
+static void append(std::vector<T>& a, const std::vector<T>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+}
+static bool merge_rows(RunData& a, int a_first, int a_step, std::vector<std::pair<int, int>>& a_logits,
+                       const RunData& b, int b_first, int b_step, const std::vector<std::pair<int, int>>& b_logits) {
+  if (a.num_experts != b.num_experts || a.k_max != b.k_max || a.vocab_size != b.vocab_size ||
+      a.moe_layers.size() != b.moe_layers.size())
+    return false;
+  if (b_first != a_first + a.num_tokens() || b_step != a_step + a.num_steps()) return false;
+  // Kept logits travel row-aligned with the tokens: both blocks must have them or neither.
+  const bool a_aligned = a_logits.empty() && !a.next_logits.empty();
+  const bool b_aligned = b_logits.empty() && !b.next_logits.empty();
+  if (a_aligned != b_aligned) return false;
+  append(a.token_ids, b.token_ids);
+  append(a.token_text, b.token_text);
+  append(a.is_prompt, b.is_prompt);
+  append(a.router_logits, b.router_logits);
+  append(a.experts, b.experts);
+  append(a.weights, b.weights);
+  append(a.dropped, b.dropped);
+  append(a.next_logits, b.next_logits);
+  append(a.step_ns, b.step_ns);
+  append(a.step_tokens, b.step_tokens);
+  append(a.step_prefill, b.step_prefill);
+  append(a.step_first_position, b.step_first_position);
+  append(a_logits, b_logits);
+  return true;
+}
+
 void TraceWriter::thread_main() {
   h5::quiet();
   using Clock = std::chrono::steady_clock;
@@ -248,7 +280,17 @@ void TraceWriter::thread_main() {
     }
     if (!failed) {
       try {
-        for (Item& it : batch) process(it);
+        for (size_t i = 0; i < batch.size(); ++i) {
+          Item& it = batch[i];
+          while (it.kind == Item::Rows && i + 1 < batch.size() && batch[i + 1].kind == Item::Rows &&
+                 merge_rows(it.block, it.first_position, it.first_step, it.logit_rows, batch[i + 1].block,
+                            batch[i + 1].first_position, batch[i + 1].first_step, batch[i + 1].logit_rows)) {
+            batch[i + 1].kind = Item::Task;  // merged: nothing left to do for it
+            batch[i + 1].task = nullptr;
+            ++i;
+          }
+          process(it);
+        }
         m_file->flush();
         last_flush = Clock::now();
       } catch (const std::exception& e) {
