@@ -92,8 +92,8 @@ TEST(Comparison, RoutingMetricsOfTheWorkedExample) {
   double js = 0;
   for (int e = 0; e < 4; ++e) {
     const double m = 0.5 * (pa[e] + pb[e]);
-    if (pa[e] > 0) js += 0.5 * pa[e] * std::log2(pa[e] / m);
-    js += 0.5 * pb[e] * std::log2(pb[e] / m);
+    if (pa[e] > 0) js += 0.5 * pa[e] * std::log(pa[e] / m);
+    js += 0.5 * pb[e] * std::log(pb[e] / m);
   }
   EXPECT_NEAR(p.layer_load_js[0], js, 1e-9);
   EXPECT_NEAR(p.layer_dropped_a[1], 0.0, 1e-12);
@@ -169,11 +169,16 @@ TEST(Comparison, LengthDifferenceAndMismatchedModels) {
   EXPECT_THROW(compare_runs({&a, &other}, false), Error);
 }
 
-TEST(Comparison, JensenShannonBounds) {
-  EXPECT_DOUBLE_EQ(js_divergence({1, 0}, {0, 1}), 1.0);
-  EXPECT_DOUBLE_EQ(js_divergence({2, 2}, {1, 1}), 0.0);
-  EXPECT_DOUBLE_EQ(js_divergence({0, 0}, {0, 0}), 0.0);
-  EXPECT_DOUBLE_EQ(js_divergence({0, 0}, {1, 0}), 1.0);
+TEST(Comparison, LoadDivergenceBounds) {
+  EXPECT_NEAR(load_divergence({1, 0}, {0, 1}), std::log(2.0), 1e-12);
+  EXPECT_NEAR(load_divergence({2, 2}, {1, 1}), 0.0, 1e-12);
+  EXPECT_DOUBLE_EQ(load_divergence({0, 0}, {0, 0}), 0.0);
+  EXPECT_DOUBLE_EQ(load_divergence({0, 0}, {1, 0}), std::log(2.0));
+  // counts are normalised first: {3, 1} vs {1, 1}
+  const double a[2] = {0.75, 0.25}, m[2] = {0.625, 0.375};
+  const double js = 0.5 * (a[0] * std::log(a[0] / m[0]) + a[1] * std::log(a[1] / m[1])) +
+                    0.5 * (0.5 * std::log(0.5 / m[0]) + 0.5 * std::log(0.5 / m[1]));
+  EXPECT_NEAR(load_divergence({3, 1}, {1, 1}), js, 1e-12);
 }
 
 TEST(Comparison, WritesTheComparisonGroupAndJson) {

@@ -59,17 +59,17 @@ def top1(experts):
     return out
 
 
-def js2(p, q):
+def js_nats(p, q):
     if p.sum() == 0 and q.sum() == 0:
         return 0.0
     if p.sum() == 0 or q.sum() == 0:
-        return 1.0
+        return math.log(2.0)
     p = p / p.sum()
     q = q / q.sum()
     m = 0.5 * (p + q)
     with np.errstate(divide="ignore", invalid="ignore"):
-        a = np.where(p > 0, p * np.log2(p / m), 0.0)
-        b = np.where(q > 0, q * np.log2(q / m), 0.0)
+        a = np.where(p > 0, p * np.log(p / m), 0.0)
+        b = np.where(q > 0, q * np.log(q / m), 0.0)
     return float(0.5 * a.sum() + 0.5 * b.sum())
 
 
@@ -93,7 +93,7 @@ class Reference:
         for l in range(m):
             la = np.bincount(ea[:, l][ea[:, l] >= 0].ravel(), minlength=E).astype(float)
             lb = np.bincount(eb[:, l][eb[:, l] >= 0].ravel(), minlength=E).astype(float)
-            self.load_js.append(js2(la, lb))
+            self.load_js.append(js_nats(la, lb))
         lpa, lpb = log_softmax(ra["logits"][:n]), log_softmax(rb["logits"][:n])
         self.kl = (np.exp(lpa) * (lpa - lpb)).sum(axis=1)
         self.top1_token = (ra["logits"][:n].argmax(axis=1) == rb["logits"][:n].argmax(axis=1)).astype(np.uint8)
