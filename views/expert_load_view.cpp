@@ -18,7 +18,7 @@
 #include <cmath>
 
 #include "views/chart_adapters.h"
-#include "views/chart_style.h"
+#include "views/stacked_bar_chart.h"
 #include "views/expert_load_model.h"
 #include "views/palette.h"
 
@@ -46,9 +46,9 @@ ExpertLoadView::ExpertLoadView(QWidget* parent) : QWidget(parent), m_model(new E
   controls->addStretch(1);
 
   m_chart = new QChart;
-  m_chart->setAnimationOptions(QChart::NoAnimation);
-  m_chart->legend()->setAlignment(Qt::AlignBottom);
-  m_chart->setMargins(QMargins(4, 4, 4, 4));
+  m_bars = std::make_unique<StackedBarChart>(
+      m_chart, StackedBarChart::Style{tr("within capacity"), tr("over capacity"), QColor(0x42, 0x92, 0xc6),
+                                      dropped_mark_colour(), tr("expert id"), tr("tokens routed"), tr("capacity")});
   auto* chart_view = new QChartView(m_chart);
   chart_view->setRenderHint(QPainter::Antialiasing);
   chart_view->setMinimumHeight(240);
@@ -61,7 +61,7 @@ ExpertLoadView::ExpertLoadView(QWidget* parent) : QWidget(parent), m_model(new E
   m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
   m_table->verticalHeader()->setDefaultSectionSize(20);
 
-  auto* split = new QSplitter(Qt::Vertical);
+  auto* split = m_split = new QSplitter(Qt::Vertical);
   split->addWidget(chart_view);
   split->addWidget(m_table);
   split->setStretchFactor(0, 3);
@@ -88,6 +88,8 @@ ExpertLoadView::ExpertLoadView(QWidget* parent) : QWidget(parent), m_model(new E
   updateSummary();
 }
 
+ExpertLoadView::~ExpertLoadView() = default;
+
 void ExpertLoadView::setSnapshot(RunSnapshot run) {
   const int old_layers = m_run ? m_run->num_moe_layers() : -1;
   m_run = std::move(run);
@@ -104,6 +106,16 @@ void ExpertLoadView::setSnapshot(RunSnapshot run) {
   updateSummary();
 }
 
+void ExpertLoadView::resizeEvent(QResizeEvent* e) {
+  QWidget::resizeEvent(e);
+  // Wide and short (a bottom dock): chart beside the table; otherwise chart above the table.
+  const Qt::Orientation o = width() > 2 * height() ? Qt::Horizontal : Qt::Vertical;
+  if (m_split->orientation() != o) {
+    m_split->setOrientation(o);
+    m_split->setSizes(o == Qt::Horizontal ? QList<int>{width() * 3 / 5, width() * 2 / 5} : QList<int>{height() * 3 / 4, height() / 4});
+  }
+}
+
 void ExpertLoadView::setLayer(int moe_layer) {
   if (moe_layer >= 0 && moe_layer < m_layer_combo->count()) m_layer_combo->setCurrentIndex(moe_layer);
 }
@@ -111,61 +123,25 @@ void ExpertLoadView::setLayer(int moe_layer) {
 void ExpertLoadView::setCapacityFactor(double cf) { m_cf_spin->setValue(cf); }
 
 void ExpertLoadView::rebuildChart() {
-  m_chart->removeAllSeries();
-  for (QAbstractAxis* a : m_chart->axes()) {
-    m_chart->removeAxis(a);
-    delete a;
-  }
   const LoadTable& load = m_model->load();
   if (!m_run || load.layers == 0 || load.experts == 0) {
+    m_bars->clear();
     m_chart->setTitle(tr("Expert load: no run yet"));
     return;
   }
   const double cap = m_model->capacity();
   const StackedBars bars = load_bars(load, m_layer, cap);
-  auto* within = new QBarSet(tr("within capacity"));
-  auto* over = new QBarSet(tr("over capacity"));
-  within->setColor(QColor(0x42, 0x92, 0xc6));
-  within->setBorderColor(QColor(0x08, 0x51, 0x9c));
-  over->setColor(dropped_mark_colour());
-  over->setBorderColor(dropped_mark_colour().darker(130));
-  QStringList categories;
-  for (int e = 0; e < load.experts; ++e) {
-    *within << bars.base[size_t(e)];
-    *over << bars.top[size_t(e)];
-    categories << QString::number(e);
-  }
-  auto* series = new QStackedBarSeries;
-  series->append(within);
-  series->append(over);
-  series->setBarWidth(0.75);
-  m_chart->addSeries(series);
-
-  auto* capacity_line = new QLineSeries;
-  capacity_line->setName(tr("capacity C = %1").arg(cap, 0, 'f', 2));
-  QPen pen(QColor(0x22, 0x22, 0x22), 2, Qt::DashLine);
-  capacity_line->setPen(pen);
-  capacity_line->append(-0.5, cap);
-  capacity_line->append(load.experts - 0.5, cap);
-  m_chart->addSeries(capacity_line);
-
-  auto* x = new QBarCategoryAxis;
-  x->append(categories);
-  x->setTitleText(tr("expert id"));
-  auto* y = new QValueAxis;
-  const double top = std::max(bars.max_total(), cap) * 1.12 + 0.5;
-  y->setRange(0, std::ceil(top));
-  y->setTickCount(5);
-  y->applyNiceNumbers();  // round tick values; few ticks so labels fit a short chart
-  y->setLabelFormat(QStringLiteral("%.0f"));
-  y->setTitleText(tr("tokens routed"));
-  style_axes(x, y);
-  m_chart->addAxis(x, Qt::AlignBottom);
-  m_chart->addAxis(y, Qt::AlignLeft);
-  series->attachAxis(x);
-  series->attachAxis(y);
-  capacity_line->attachAxis(x);
-  capacity_line->attachAxis(y);
+  // A round y range (multiples of 1, 2, 5 x 10^n) with about five ticks.
+  const double top = std::max(bars.max_total(), cap) * 1.08;
+  double step = 1;
+  for (double s : {1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0})
+    if (top / s <= 5) {
+      step = s;
+      break;
+    }
+  const int ticks = int(std::ceil(top / step)) + 1;
+  m_bars->setData(bars, step * (ticks - 1), ticks, QStringLiteral("%.0f"));
+  m_bars->setLine(cap, tr("capacity C = %1").arg(cap, 0, 'f', 2));
   m_chart->setTitle(tr("Expert load at layer %1: %2 tokens \u00d7 k=%3 over %4 experts, CF %5")
                         .arg(m_model->layerIndex(m_layer))
                         .arg(load.tokens)

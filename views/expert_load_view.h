@@ -3,6 +3,7 @@
 // red. Below: the load table (experts x layers + session total) and a one-line session summary.
 #pragma once
 #include <QWidget>
+#include <memory>
 
 #include "probes/run_data.h"
 
@@ -10,16 +11,19 @@ class QChart;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
+class QSplitter;
 class QTableView;
 
 namespace moescope::views {
 
 class ExpertLoadModel;
+class StackedBarChart;
 
 class ExpertLoadView : public QWidget {
   Q_OBJECT
  public:
   explicit ExpertLoadView(QWidget* parent = nullptr);
+  ~ExpertLoadView() override;
   void setSnapshot(RunSnapshot run);
   void setLayer(int moe_layer);
   void setCapacityFactor(double cf);
@@ -27,15 +31,20 @@ class ExpertLoadView : public QWidget {
   QChart* chart() const { return m_chart; }
   QString summaryText() const;
 
+ protected:
+  void resizeEvent(QResizeEvent* e) override;
+
  private:
   void rebuildChart();
   void updateSummary();
   ExpertLoadModel* m_model;
   QChart* m_chart;
+  std::unique_ptr<StackedBarChart> m_bars;
   QComboBox* m_layer_combo;
   QDoubleSpinBox* m_cf_spin;
   QLabel* m_summary;
   QTableView* m_table;
+  QSplitter* m_split;
   RunSnapshot m_run;
   int m_layer = 0;
 };

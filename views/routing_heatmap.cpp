@@ -58,7 +58,7 @@ void RoutingHeatmap::setSelectedToken(int token) {
 }
 
 int RoutingHeatmap::leftMargin() const { return fontMetrics().horizontalAdvance(QStringLiteral("L00 ")) + 28; }
-int RoutingHeatmap::topMargin() const { return fontMetrics().height() * 2 + 8; }
+int RoutingHeatmap::topMargin() const { return fontMetrics().height() * 2 + 20; }
 int RoutingHeatmap::bottomMargin() const {
   return fontMetrics().horizontalAdvance(QString(kLabelChars, QLatin1Char('m'))) * 3 / 4 + fontMetrics().height() + 14;
 }
@@ -75,6 +75,16 @@ HeatmapGeometry RoutingHeatmap::geometry_for_size(const QSize& size) const {
   return HeatmapGeometry(cols, rows, cw, ch, leftMargin(), topMargin());
 }
 
+QRect RoutingHeatmap::contentRect() const {
+  const CellRect g = currentGeometry().grid();
+  int h = int(g.y + g.h) + bottomMargin();
+  if (m_model->mode() == RoutingTableModel::Mode::Layers && m_model->snapshot()) {
+    const int legend = int(g.y) + (fontMetrics().height() + 2) * (m_model->snapshot()->num_experts + 1) + 4;
+    h = std::max(h, legend);
+  }
+  return QRect(0, 0, std::min(width(), int(g.x + g.w) + rightMargin()), std::min(height(), h));
+}
+
 QSize RoutingHeatmap::sizeHint() const {
   const int cols = std::max(1, m_model->rowCount()), rows = std::max(1, m_model->columnCount());
   return {leftMargin() + rightMargin() + cols * 22, topMargin() + bottomMargin() + rows * 20};
@@ -82,7 +92,10 @@ QSize RoutingHeatmap::sizeHint() const {
 
 QSize RoutingHeatmap::minimumSizeHint() const {
   const int cols = std::max(1, m_model->rowCount()), rows = std::max(1, m_model->columnCount());
-  return {leftMargin() + rightMargin() + cols * kMinCellW, topMargin() + bottomMargin() + rows * kMinCellH};
+  int h = topMargin() + bottomMargin() + rows * kMinCellH;
+  if (m_model->mode() == RoutingTableModel::Mode::Layers && m_model->snapshot())  // room for the legend
+    h = std::max(h, topMargin() + (fontMetrics().height() + 2) * (m_model->snapshot()->num_experts + 1) + 4);
+  return {leftMargin() + rightMargin() + cols * kMinCellW, h};
 }
 
 void RoutingHeatmap::paintEvent(QPaintEvent*) {
@@ -242,7 +255,7 @@ void RoutingHeatmap::paintLegend(QPainter& p, const QRect& area) const {
   if (!run) return;
   const QFontMetrics fm = fontMetrics();
   const int n = run->num_experts;
-  const int line = std::max(12, std::min(fm.height() + 2, area.height() / std::max(1, n + 1)));
+  const int line = fm.height() + 2;
   p.drawText(QRect(area.left(), area.top(), area.width(), line), Qt::AlignLeft | Qt::AlignVCenter, QStringLiteral("expert"));
   for (int e = 0; e < n; ++e) {
     const int y = area.top() + line * (e + 1);

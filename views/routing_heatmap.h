@@ -27,6 +27,9 @@ class RoutingHeatmap : public QWidget {
   HeatmapGeometry currentGeometry() const { return geometry_for_size(size()); }
   void setSelectedToken(int token);
   int selectedToken() const { return m_selected; }
+  // The painted area (title, axes, grid, colour bar / legend) for the current size: where a
+  // screenshot should be cropped.
+  QRect contentRect() const;
   QSize sizeHint() const override;
   QSize minimumSizeHint() const override;
 

@@ -69,7 +69,7 @@ QVariant TokenDetailsModel::headerData(int section, Qt::Orientation orientation,
     case ExpertsColumn: return QStringLiteral("Chosen experts");
     case WeightsColumn: return QStringLiteral("Weights");
     case TopProbabilityColumn: return QStringLiteral("Top prob.");
-    case DroppedColumn: return QStringLiteral("Capacity");
+    case DroppedColumn: return QStringLiteral("Capacity drop");
   }
   return {};
 }

@@ -13,9 +13,10 @@
 #include <QTableView>
 #include <QVBoxLayout>
 #include <QValueAxis>
+#include <cmath>
 
 #include "views/chart_adapters.h"
-#include "views/chart_style.h"
+#include "views/stacked_bar_chart.h"
 #include "views/palette.h"
 #include "views/routing_math.h"
 #include "views/routing_table_model.h"
@@ -28,9 +29,9 @@ TokenDetailsView::TokenDetailsView(QWidget* parent) : QWidget(parent), m_model(n
   m_header->setWordWrap(true);
   m_header->setTextInteractionFlags(Qt::TextSelectableByMouse);
   m_chart = new QChart;
-  m_chart->setAnimationOptions(QChart::NoAnimation);
-  m_chart->legend()->setAlignment(Qt::AlignBottom);
-  m_chart->setMargins(QMargins(4, 4, 4, 4));
+  m_bars = std::make_unique<StackedBarChart>(
+      m_chart, StackedBarChart::Style{tr("not chosen"), tr("chosen by the router"), QColor(0x9e, 0xca, 0xe1),
+                                      chosen_outline_colour(), tr("expert id"), tr("probability"), QString()});
   auto* chart_view = new QChartView(m_chart);
   chart_view->setRenderHint(QPainter::Antialiasing);
   chart_view->setMinimumHeight(220);
@@ -61,6 +62,8 @@ TokenDetailsView::TokenDetailsView(QWidget* parent) : QWidget(parent), m_model(n
   rebuild();
 }
 
+TokenDetailsView::~TokenDetailsView() = default;
+
 int TokenDetailsView::token() const { return m_model->token(); }
 
 void TokenDetailsView::setSnapshot(RunSnapshot run) {
@@ -80,15 +83,11 @@ void TokenDetailsView::setLayer(int moe_layer) {
 }
 
 void TokenDetailsView::rebuild() {
-  m_chart->removeAllSeries();
-  for (QAbstractAxis* a : m_chart->axes()) {
-    m_chart->removeAxis(a);
-    delete a;
-  }
   const int t = m_model->token();
   if (!m_run || t < 0 || t >= m_run->num_tokens() || m_run->num_moe_layers() == 0) {
     m_header->setText(tr("Click a token (chip or heatmap column) to see how each layer routed it."));
     m_chart->setTitle(QString());
+    m_bars->clear();
     return;
   }
   const RunData& run = *m_run;
@@ -103,36 +102,10 @@ void TokenDetailsView::rebuild() {
                         .arg(run.num_experts)
                         .arg(experts_per_token(run)));
   const StackedBars bars = probability_bars(run, t, m_layer);
-  auto* other = new QBarSet(tr("not chosen"));
-  auto* chosen = new QBarSet(tr("chosen by the router"));
-  other->setColor(QColor(0x9e, 0xca, 0xe1));
-  other->setBorderColor(QColor(0x42, 0x92, 0xc6));
-  chosen->setColor(chosen_outline_colour());
-  chosen->setBorderColor(chosen_outline_colour().darker(140));
-  QStringList categories;
-  for (size_t e = 0; e < bars.base.size(); ++e) {
-    *other << bars.base[e];
-    *chosen << bars.top[e];
-    categories << QString::number(e);
-  }
-  auto* series = new QStackedBarSeries;
-  series->append(other);
-  series->append(chosen);
-  series->setBarWidth(0.75);
-  m_chart->addSeries(series);
-  auto* x = new QBarCategoryAxis;
-  x->append(categories);
-  x->setTitleText(tr("expert id"));
-  auto* y = new QValueAxis;
-  y->setRange(0, std::min(1.0, std::max(0.1, bars.max_total() * 1.15)));
-  y->setLabelFormat(QStringLiteral("%.2f"));
-  y->setTitleText(tr("probability"));
-  y->setTickCount(5);
-  style_axes(x, y);
-  m_chart->addAxis(x, Qt::AlignBottom);
-  m_chart->addAxis(y, Qt::AlignLeft);
-  series->attachAxis(x);
-  series->attachAxis(y);
+  const double y_max = colour_scale_max(bars.max_total() * 1.08);  // a round top
+  const int tenths = int(std::lround(y_max * 10));
+  m_bars->setData(bars, y_max, tenths <= 6 ? tenths + 1 : (tenths % 2 == 0 ? tenths / 2 + 1 : tenths + 1),
+                  QStringLiteral("%.1f"));
   QStringList picks;
   const int32_t* ex = run.experts_at(t, m_layer);
   const float* w = run.weights_at(t, m_layer);

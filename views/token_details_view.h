@@ -3,6 +3,7 @@
 // weights, top probability and capacity drops. Selecting a table row switches the chart's layer.
 #pragma once
 #include <QWidget>
+#include <memory>
 
 #include "probes/run_data.h"
 
@@ -13,11 +14,13 @@ class QTableView;
 namespace moescope::views {
 
 class TokenDetailsModel;
+class StackedBarChart;
 
 class TokenDetailsView : public QWidget {
   Q_OBJECT
  public:
   explicit TokenDetailsView(QWidget* parent = nullptr);
+  ~TokenDetailsView() override;
   void setSnapshot(RunSnapshot run);
   void setToken(int token);
   void setLayer(int moe_layer);
@@ -30,6 +33,7 @@ class TokenDetailsView : public QWidget {
   void rebuild();
   TokenDetailsModel* m_model;
   QChart* m_chart;
+  std::unique_ptr<StackedBarChart> m_bars;
   QLabel* m_header;
   QTableView* m_table;
   RunSnapshot m_run;

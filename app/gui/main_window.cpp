@@ -239,11 +239,14 @@ void MainWindow::createDocks() {
   m_prompt_dock = dock(tr("Prompt"), "promptDock", m_prompt, Qt::LeftDockWidgetArea);
   m_chips_dock = dock(tr("Tokens (coloured by top-1 expert)"), "chipsDock", scrolled(m_chips), Qt::TopDockWidgetArea);
   m_details_dock = dock(tr("Token details"), "detailsDock", m_details, Qt::RightDockWidgetArea);
-  m_load_dock = dock(tr("Expert load"), "loadDock", m_load, Qt::RightDockWidgetArea);
-  splitDockWidget(m_details_dock, m_load_dock, Qt::Vertical);
-  resizeDocks({m_prompt_dock}, {330}, Qt::Horizontal);
-  resizeDocks({m_details_dock}, {520}, Qt::Horizontal);
-  resizeDocks({m_chips_dock}, {150}, Qt::Vertical);
+  m_load_dock = dock(tr("Expert load"), "loadDock", m_load, Qt::BottomDockWidgetArea);
+  // The prompt and details docks run the full height; the load dock sits under the heatmaps.
+  setCorner(Qt::TopLeftCorner, Qt::LeftDockWidgetArea);
+  setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
+  setCorner(Qt::TopRightCorner, Qt::RightDockWidgetArea);
+  setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
+  resizeDocks({m_prompt_dock, m_details_dock}, {320, 480}, Qt::Horizontal);
+  resizeDocks({m_chips_dock, m_load_dock}, {150, 330}, Qt::Vertical);
 }
 
 void MainWindow::createMenus() {

@@ -31,10 +31,10 @@ bool wait_until(const std::function<bool()>& done, int timeout_ms) {
 }
 
 namespace {
-bool save(QWidget* w, const QString& dir, const QString& name) {
+bool save(QWidget* w, const QString& dir, const QString& name, QRect area = QRect()) {
   QCoreApplication::processEvents();
   const QString path = QDir(dir).filePath(name);
-  const bool ok = w->grab().save(path);
+  const bool ok = w->grab(area.isValid() ? area : QRect(QPoint(0, 0), QSize(-1, -1))).save(path);
   std::fprintf(ok ? stdout : stderr, "%s %s\n", ok ? "wrote" : "could not write", qPrintable(path));
   return ok;
 }
@@ -87,10 +87,10 @@ int take_screenshots(MainWindow& w, const QString& out_dir, const QString& model
 
   bool ok = save(&w, out_dir, QStringLiteral("main_window.png"));
   w.heatmapTabs()->setCurrentIndex(0);
-  ok &= save(w.expertHeatmap(), out_dir, QStringLiteral("heatmap_experts.png"));
+  ok &= save(w.expertHeatmap(), out_dir, QStringLiteral("heatmap_experts.png"), w.expertHeatmap()->contentRect());
   w.heatmapTabs()->setCurrentIndex(1);
   QCoreApplication::processEvents();
-  ok &= save(w.layerHeatmap(), out_dir, QStringLiteral("heatmap_layers.png"));
+  ok &= save(w.layerHeatmap(), out_dir, QStringLiteral("heatmap_layers.png"), w.layerHeatmap()->contentRect());
   w.heatmapTabs()->setCurrentIndex(0);
   ok &= save(w.tokenChips(), out_dir, QStringLiteral("token_chips.png"));
   ok &= save(w.tokenDetails(), out_dir, QStringLiteral("token_details.png"));
@@ -104,7 +104,7 @@ int take_screenshots(MainWindow& w, const QString& out_dir, const QString& model
     c->pollNow();
     QCoreApplication::processEvents();
     w.setLayer(layer);
-    ok &= save(w.expertHeatmap(), out_dir, QStringLiteral("heatmap_capacity.png"));
+    ok &= save(w.expertHeatmap(), out_dir, QStringLiteral("heatmap_capacity.png"), w.expertHeatmap()->contentRect());
   } else {
     std::fprintf(stderr, "screenshots: capacity run failed: %s\n", qPrintable(failure));
     ok = false;
