@@ -1,9 +1,542 @@
-// `moescope bench` (under construction).
+// `moescope bench MODEL|--synthetic NAME|--synthetic config.json [--backend cpu|cuda] [--prompt-len N]
+//   [--gen N] [--probes on|off|both] [--threads T] [--reps R] [--json]`
+// Prefill and decode throughput, probe overhead (probes off and on interleaved in one process, on the
+// same Session), peak memory and achieved weight bandwidth next to a STREAM-style copy measured in a
+// child process (so its buffers do not count in our peak RSS). Method: docs/performance.md.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
 #include "app/cli/cli.h"
+#include "engine/checkpoint/weight_store.h"
+#include "engine/cpu/backend.h"
+#include "engine/cpu/kernels.h"
+#include "engine/model/model.h"
+#include "engine/model/synthetic.h"
+#include "engine/session/session.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "engine/util/error.h"
+#include "engine/util/thread_pool.h"
+#include "probes/recorder/run_recorder.h"
 
 namespace moescope::cli {
 
-int cmd_bench(const Args&) { throw Error("'bench' is not implemented in this build yet"); }
+namespace {
+
+using json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+const char* kUsage =
+    "usage: moescope bench MODEL|--synthetic NAME|--synthetic path/config.json [--backend cpu|cuda]\n"
+    "         [--prompt-len N] [--gen N] [--probes on|off|both] [--threads T] [--reps R] [--json]\n"
+    "         [--prompt-ids 1,2,3] [--layers N] [--experts N] [--vocab N] [--max-weights-gib G]\n"
+    "         [--synthetic-dir DIR [--write-only]] [--no-stream]\n"
+    "  synthetic names: olmoe-1b-7b, qwen1.5-moe-a2.7b, qwen3-30b-a3b, mixtral-8x7b, deepseek-v3\n"
+    "  (scaled down to --max-weights-gib, default 4, by fewer layers; what was scaled is reported)\n";
+
+struct UsageError : Error {
+  using Error::Error;
+};
+
+long parse_int(const std::string& flag, const std::string& v, long lo, long hi) {
+  char* end = nullptr;
+  errno = 0;
+  const long x = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end || errno || x < lo || x > hi)
+    throw UsageError(flag + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" +
+                     v + "'");
+  return x;
+}
+
+struct Options {
+  std::string model;
+  std::string synthetic;
+  SyntheticOptions synth;
+  std::string synthetic_dir;
+  bool write_only = false;
+  std::string backend = "cpu";
+  int prompt_len = 128;
+  int gen = 128;
+  std::string probes = "both";
+  int threads = 0;
+  int reps = 3;
+  bool json_out = false;
+  bool stream = true;
+  std::vector<int32_t> prompt_ids;
+};
+
+Options parse(const Args& args) {
+  Options o;
+  auto value = [&](size_t& i) -> const std::string& {
+    if (i + 1 >= args.size()) throw UsageError(args[i] + " needs a value");
+    return args[++i];
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--synthetic") {
+      o.synthetic = value(i);
+    } else if (a == "--backend") {
+      o.backend = value(i);
+    } else if (a == "--prompt-len") {
+      o.prompt_len = int(parse_int(a, value(i), 1, 1 << 20));
+    } else if (a == "--gen") {
+      o.gen = int(parse_int(a, value(i), 1, 1 << 20));
+    } else if (a == "--probes") {
+      o.probes = value(i);
+      if (o.probes != "on" && o.probes != "off" && o.probes != "both")
+        throw UsageError("--probes: expected on, off or both, got '" + o.probes + "'");
+    } else if (a == "--threads") {
+      o.threads = int(parse_int(a, value(i), 0, 4096));
+    } else if (a == "--reps") {
+      o.reps = int(parse_int(a, value(i), 1, 1000));
+    } else if (a == "--json") {
+      o.json_out = true;
+    } else if (a == "--no-stream") {
+      o.stream = false;
+    } else if (a == "--layers") {
+      o.synth.layers = int(parse_int(a, value(i), 1, 10000));
+    } else if (a == "--experts") {
+      o.synth.experts = int(parse_int(a, value(i), 1, 1 << 16));
+    } else if (a == "--vocab") {
+      o.synth.vocab = int(parse_int(a, value(i), 2, 1 << 26));
+    } else if (a == "--max-weights-gib") {
+      const std::string& v = value(i);
+      char* end = nullptr;
+      const double g = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end || !(g > 0)) throw UsageError("--max-weights-gib: expected a positive number, got '" + v + "'");
+      o.synth.max_weight_bytes = g * 1024.0 * 1024.0 * 1024.0;
+    } else if (a == "--synthetic-dir") {
+      o.synthetic_dir = value(i);
+    } else if (a == "--write-only") {
+      o.write_only = true;
+    } else if (a == "--prompt-ids") {
+      const std::string& v = value(i);
+      std::stringstream ss(v);
+      std::string part;
+      while (std::getline(ss, part, ',')) o.prompt_ids.push_back(int32_t(parse_int("--prompt-ids", part, 0, 0x7fffffff)));
+      if (o.prompt_ids.empty()) throw UsageError("--prompt-ids: no ids");
+    } else if (!a.empty() && a[0] == '-') {
+      throw UsageError("unknown option '" + a + "'");
+    } else if (o.model.empty()) {
+      o.model = a;
+    } else {
+      throw UsageError("unexpected argument '" + a + "'");
+    }
+  }
+  if (o.model.empty() == o.synthetic.empty()) throw UsageError("give exactly one of MODEL and --synthetic NAME");
+  if (o.write_only && o.synthetic_dir.empty()) throw UsageError("--write-only needs --synthetic-dir DIR");
+  if (o.synthetic.empty() && (o.synth.layers || o.synth.experts || o.synth.vocab || !o.synthetic_dir.empty()))
+    throw UsageError("--layers/--experts/--vocab/--synthetic-dir only apply to --synthetic");
+  if (o.backend != "cpu" && o.backend != "cuda") throw UsageError("--backend: expected cpu or cuda, got '" + o.backend + "'");
+  if (!o.prompt_ids.empty()) o.prompt_len = int(o.prompt_ids.size());
+  return o;
+}
+
+// ---- memory and load -----------------------------------------------------------------------------
+
+int64_t status_kib(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const size_t n = std::strlen(key);
+  while (std::getline(in, line))
+    if (line.compare(0, n, key) == 0 && line.size() > n && line[n] == ':') return std::atoll(line.c_str() + n + 1);
+  return -1;
+}
+
+int64_t peak_rss_bytes() {
+  const int64_t hwm = status_kib("VmHWM");
+  if (hwm >= 0) return hwm * 1024;
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return int64_t(ru.ru_maxrss) * 1024;
+}
+
+double loadavg_1m() {
+  std::ifstream in("/proc/loadavg");
+  double l = -1;
+  in >> l;
+  return l;
+}
+
+// ---- STREAM-style bandwidth, in a child process ------------------------------------------------
+
+struct Bandwidth {
+  double copy_gbs = 0;  // STREAM convention: (bytes read + bytes written) / s, best of several passes
+  double read_gbs = 0;  // sum over one array: bytes read / s
+  int64_t array_bytes = 0;
+};
+
+Bandwidth measure_in_child(int threads) {
+  Bandwidth bw;
+  int fds[2];
+  if (pipe(fds) != 0) return bw;
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return bw;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    Bandwidth r;
+    const size_t n = size_t(64) << 20;  // 64 Mi floats = 256 MiB per array, 8x the last-level cache
+    r.array_bytes = int64_t(n * sizeof(float));
+    std::unique_ptr<float[]> a(new float[n]), b(new float[n]);
+    ThreadPool pool(threads);
+    pool.parallel_for(int64_t(n), 1 << 16, [&](int64_t s, int64_t e, int) {
+      for (int64_t i = s; i < e; ++i) a[size_t(i)] = 1.0f, b[size_t(i)] = 0.0f;
+    });
+    double best_copy = 1e30, best_read = 1e30;
+    std::vector<double> partial(size_t(pool.size()), 0.0);
+    for (int rep = 0; rep < 6; ++rep) {
+      auto t0 = Clock::now();
+      pool.parallel_for(int64_t(n), 1 << 16, [&](int64_t s, int64_t e, int) {
+        std::memcpy(b.get() + s, a.get() + s, size_t(e - s) * sizeof(float));
+      });
+      auto t1 = Clock::now();
+      pool.parallel_for(int64_t(n), 1 << 16, [&](int64_t s, int64_t e, int t) {
+        float acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0, acc4 = 0, acc5 = 0, acc6 = 0, acc7 = 0;
+        const float* p = b.get();
+        int64_t i = s;
+        for (; i + 8 <= e; i += 8) {
+          acc0 += p[i]; acc1 += p[i + 1]; acc2 += p[i + 2]; acc3 += p[i + 3];
+          acc4 += p[i + 4]; acc5 += p[i + 5]; acc6 += p[i + 6]; acc7 += p[i + 7];
+        }
+        for (; i < e; ++i) acc0 += p[i];
+        partial[size_t(t)] += acc0 + acc1 + acc2 + acc3 + acc4 + acc5 + acc6 + acc7;
+      });
+      auto t2 = Clock::now();
+      best_copy = std::min(best_copy, std::chrono::duration<double>(t1 - t0).count());
+      best_read = std::min(best_read, std::chrono::duration<double>(t2 - t1).count());
+    }
+    r.copy_gbs = 2.0 * double(r.array_bytes) / best_copy / 1e9;
+    r.read_gbs = double(r.array_bytes) / best_read / 1e9 + (partial[0] == -1 ? 1 : 0);  // keeps the sum live
+    [[maybe_unused]] auto w = write(fds[1], &r, sizeof r);
+    close(fds[1]);
+    _exit(0);
+  }
+  close(fds[1]);
+  Bandwidth r;
+  if (read(fds[0], &r, sizeof r) == ssize_t(sizeof r)) bw = r;
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return bw;
+}
+
+// ---- the measured runs ---------------------------------------------------------------------------
+
+struct RunTimes {
+  double prefill_s = 0, decode_s = 0;
+  std::vector<int32_t> ids;  // greedy ids: the token after the prompt, then one per decode step
+};
+
+RunTimes run_once(Session& s, const std::vector<int32_t>& prompt, int gen, RunRecorder* recorder, const Model& model) {
+  RunTimes r;
+  s.set_prompt_ids(prompt);
+  if (recorder) {
+    RunData meta;
+    meta.model = model.directory();
+    meta.family = family_name(model.config().family);
+    meta.model_config = model.config().config_text;
+    recorder->begin(meta, &model.config());
+    recorder->reserve(int(prompt.size()) + gen + 1, gen + 1);
+    recorder->set_prompt_length(int(prompt.size()));
+    s.add_sink(recorder);
+  }
+  r.ids.reserve(size_t(gen));
+  const auto t0 = Clock::now();
+  r.ids.push_back(s.prefill());
+  const auto t1 = Clock::now();
+  for (int i = 1; i < gen; ++i) {
+    s.step();
+    r.ids.push_back(s.pending_token());
+  }
+  const auto t2 = Clock::now();
+  if (recorder) s.remove_sink(recorder);
+  r.prefill_s = std::chrono::duration<double>(t1 - t0).count();
+  r.decode_s = std::chrono::duration<double>(t2 - t1).count();
+  return r;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+json phase_summary(const std::vector<RunTimes>& runs, int prompt_len, int gen) {
+  std::vector<double> pre, dec;
+  json per_run = json::array();
+  for (const auto& r : runs) {
+    pre.push_back(r.prefill_s);
+    dec.push_back(r.decode_s);
+    per_run.push_back({{"prefill_s", r.prefill_s}, {"decode_s", r.decode_s}});
+  }
+  const double p = median(pre), d = median(dec);
+  const int steps = std::max(1, gen - 1);
+  json j;
+  j["prefill_s"] = p;
+  j["prefill_tok_s"] = p > 0 ? prompt_len / p : 0.0;
+  j["prefill_ms_per_token"] = 1000.0 * p / prompt_len;
+  j["decode_s"] = d;
+  j["decode_tok_s"] = gen > 1 && d > 0 ? steps / d : 0.0;
+  j["decode_ms_per_token"] = 1000.0 * d / steps;
+  j["runs"] = per_run;
+  return j;
+}
+
+// Prompt for models with a tokenizer: the demo prompt suite's texts, concatenated until N tokens.
+std::vector<int32_t> make_prompt(const Session& s, int n) {
+  std::vector<int32_t> ids;
+  if (const Tokenizer* tok = s.tokenizer()) {
+    std::ifstream in(default_datasets_dir() + "/prompts/demo-domains.jsonl");
+    std::string line;
+    while (int(ids.size()) < n && std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.contains("text") || !j["text"].is_string()) continue;
+      for (int32_t id : tok->encode(j["text"].get<std::string>(), ids.empty())) {
+        if (int(ids.size()) >= n) break;
+        ids.push_back(id);
+      }
+    }
+  }
+  // No tokenizer (synthetic checkpoints), or too little text: deterministic pseudo-random ids.
+  uint64_t x = 0x2545F4914F6CDD1Dull;
+  const int vocab = s.model().config().vocab_size;
+  while (int(ids.size()) < n) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    ids.push_back(int32_t(x % uint64_t(vocab)));
+  }
+  return ids;
+}
+
+// Touch every page of the mapped weights once, so the first measured run does not pay page faults.
+void prefault(const Model& m) {
+  volatile uint8_t sink = 0;
+  for (const auto& f : m.store().files())
+    for (const auto& e : f->entries()) {
+      const TensorRef t = f->tensor(e);
+      for (size_t off = 0; off < t.nbytes; off += 4096) sink = sink + uint8_t(t.data[off]);
+    }
+  (void)sink;
+}
+
+uint64_t kv_bytes_per_position(const ModelConfig& c) {
+  uint64_t per_layer;
+  if (c.attention == AttentionKind::MLA)
+    per_layer = uint64_t(c.num_heads) * (c.qk_nope_head_dim + c.qk_rope_head_dim) + uint64_t(c.num_heads) * c.v_head_dim;
+  else
+    per_layer = 2ull * c.num_kv_heads * c.head_dim;
+  return per_layer * sizeof(float) * uint64_t(c.num_layers);
+}
+
+}  // namespace
+
+int cmd_bench(const Args& args) {
+  for (const auto& a : args)
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  Options o;
+  try {
+    o = parse(args);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "moescope bench: error: %s\n%s", e.what(), kUsage);
+    return 2;
+  }
+#ifndef MOESCOPE_HAVE_CUDA
+  if (o.backend == "cuda") throw Error("--backend cuda: no CUDA device (this build has no CUDA backend)");
+#endif
+  const double load_start = loadavg_1m();
+  json out;
+
+  // Synthetic checkpoint: written to disk and loaded through the ordinary loader.
+  std::string model_dir = o.model;
+  std::string temp_dir;
+  SyntheticPlan plan;
+  if (!o.synthetic.empty()) {
+    plan = plan_synthetic(o.synthetic, o.synth);
+    if (!o.synthetic_dir.empty()) {
+      model_dir = o.synthetic_dir;
+    } else {
+      const char* tmp = std::getenv("TMPDIR");
+      const std::string t = std::string(tmp && *tmp ? tmp : "/tmp") + "/moescope-bench-XXXXXX";
+      std::vector<char> buf(t.begin(), t.end());
+      buf.push_back('\0');
+      if (!mkdtemp(buf.data())) throw Error(t + ": cannot create a temporary directory for the synthetic model");
+      temp_dir = model_dir = buf.data();
+    }
+    const auto tw = Clock::now();
+    write_synthetic_checkpoint(plan, model_dir);
+    json scaled = json::array();
+    for (const auto& s : plan.scaled) scaled.push_back({{"key", s.key}, {"from", s.from}, {"to", s.to}});
+    out["synthetic"] = {{"source", plan.source}, {"dir", temp_dir.empty() ? model_dir : ""},
+                        {"weight_bytes", plan.weight_bytes}, {"scaled", scaled},
+                        {"write_s", std::chrono::duration<double>(Clock::now() - tw).count()}};
+    if (o.write_only) {
+      std::printf("%s\n", out.dump(2).c_str());
+      return 0;
+    }
+  }
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{temp_dir};
+
+  // Bandwidth reference first, in a child, before this process has any threads or large buffers.
+  Bandwidth bw;
+  if (o.stream) bw = measure_in_child(o.threads);
+
+  std::shared_ptr<const Model> model = Model::load(model_dir);
+  std::shared_ptr<const Tokenizer> tokenizer;
+  if (std::filesystem::exists(model_dir + "/tokenizer.json")) tokenizer = Tokenizer::load(model_dir);
+  SessionOptions so;
+  so.backend = o.backend;
+  so.threads = o.threads;
+  so.max_context = o.prompt_len + o.gen + 1;
+  Session session(model, tokenizer, so);
+  const ModelConfig& c = model->config();
+  const int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+
+  const std::vector<int32_t> prompt = o.prompt_ids.empty() ? make_prompt(session, o.prompt_len) : o.prompt_ids;
+  prefault(*model);
+
+  const bool do_off = o.probes != "on", do_on = o.probes != "off";
+  RunRecorder recorder;
+  if (tokenizer) recorder.set_decoder([tokenizer](int32_t id) { return tokenizer->display_piece(id); });
+  // Warm-up (untimed): caches, scratch growth, recorder vectors.
+  {
+    const std::vector<int32_t> warm(prompt.begin(), prompt.begin() + std::min<size_t>(prompt.size(), 16));
+    if (do_off) run_once(session, warm, std::min(o.gen, 4), nullptr, *model);
+    if (do_on) run_once(session, warm, std::min(o.gen, 4), &recorder, *model);
+  }
+  std::vector<RunTimes> off, on;
+  for (int r = 0; r < o.reps; ++r) {
+    // Alternate the order so drift in machine load hits both modes alike.
+    const bool on_first = (r % 2) == 1;
+    for (int pass = 0; pass < 2; ++pass) {
+      const bool probes = (pass == 0) == on_first;
+      if (probes && do_on) on.push_back(run_once(session, prompt, o.gen, &recorder, *model));
+      if (!probes && do_off) off.push_back(run_once(session, prompt, o.gen, nullptr, *model));
+    }
+  }
+  const RunData& recorded = recorder.data();
+
+  // ---- report ----
+  const ParamCounts pc = count_parameters(c);
+  const uint64_t weights_bytes = model->store().total_bytes();
+  const double bytes_per_param = pc.total > 0 ? double(weights_bytes) / pc.total : 2.0;
+  // Decode reads all weights of the token's path: attention, router, k experts, shared expert, norms,
+  // the lm_head in full, and one embedding row.
+  const double touched_params = pc.active - (c.tie_word_embeddings ? 0.0 : pc.embedding) + c.hidden_size;
+  const double touched_bytes = touched_params * bytes_per_param;
+  const uint64_t kv_pos = kv_bytes_per_position(c);
+  const uint64_t kv_used = kv_pos * uint64_t(o.prompt_len + o.gen);
+  const int64_t peak = peak_rss_bytes();
+
+  out["model"] = o.synthetic.empty() ? model_dir : "synthetic:" + o.synthetic;
+  out["family"] = family_name(c.family);
+  out["backend"] = session.backend().name();
+  out["threads"] = threads;
+  out["simd"] = cpu::simd_enabled();
+  out["config"] = {{"layers", c.num_layers}, {"moe_layers", c.num_moe_layers()}, {"hidden_size", c.hidden_size},
+                   {"experts", c.num_experts}, {"experts_per_token", c.num_experts_per_tok},
+                   {"vocab_size", c.vocab_size}, {"dtypes", model->dtypes()}};
+  out["prompt_len"] = int(prompt.size());
+  out["gen"] = o.gen;
+  out["reps"] = o.reps;
+  out["probes"] = o.probes;
+  if (do_off) out["probes_off"] = phase_summary(off, int(prompt.size()), o.gen);
+  if (do_on) {
+    out["probes_on"] = phase_summary(on, int(prompt.size()), o.gen);
+    out["probes_on"]["recorded_tokens"] = recorded.num_tokens();
+    out["probes_on"]["recorded_moe_layers"] = recorded.num_moe_layers();
+    out["probes_on"]["recorded_steps"] = recorded.num_steps();
+  }
+  bool same_ids = true;
+  if (do_off && do_on) {
+    std::vector<double> pre, dec, tot;
+    for (size_t i = 0; i < std::min(off.size(), on.size()); ++i) {
+      pre.push_back(on[i].prefill_s / off[i].prefill_s);
+      dec.push_back(on[i].decode_s / std::max(1e-12, off[i].decode_s));
+      tot.push_back((on[i].prefill_s + on[i].decode_s) / (off[i].prefill_s + off[i].decode_s));
+      same_ids = same_ids && on[i].ids == off[i].ids;
+    }
+    // Median of the per-repetition ratios (each pair ran back to back), not a ratio of medians.
+    out["probe_overhead"] = {{"prefill_ratio", median(pre)}, {"decode_ratio", median(dec)},
+                             {"total_ratio", median(tot)}, {"total_pct", 100.0 * (median(tot) - 1.0)},
+                             {"recorded", "routing logits, experts, weights, dropped, token text, step timings"}};
+    out["probes_change_output"] = !same_ids;
+  }
+  const RunTimes& first = do_off ? off.front() : on.front();
+  out["prompt_ids"] = prompt;
+  out["greedy_ids"] = first.ids;
+
+  const json& ref = do_off ? out["probes_off"] : out["probes_on"];
+  const double dec_s_per_tok = ref["decode_ms_per_token"].get<double>() / 1000.0;
+  const double kv_read = double(kv_pos) * (o.prompt_len + o.gen / 2.0);  // average position while decoding
+  json bwj;
+  bwj["active_params_per_token"] = pc.active;
+  bwj["weight_bytes_per_decoded_token"] = touched_bytes;
+  bwj["kv_bytes_read_per_decoded_token"] = kv_read;
+  bwj["achieved_gbs"] = dec_s_per_tok > 0 && o.gen > 1 ? touched_bytes / dec_s_per_tok / 1e9 : 0.0;
+  bwj["achieved_gbs_with_kv"] = dec_s_per_tok > 0 && o.gen > 1 ? (touched_bytes + kv_read) / dec_s_per_tok / 1e9 : 0.0;
+  if (o.stream) {
+    bwj["copy_gbs"] = bw.copy_gbs;
+    bwj["read_gbs"] = bw.read_gbs;
+    bwj["fraction_of_copy"] = bw.copy_gbs > 0 ? bwj["achieved_gbs"].get<double>() / bw.copy_gbs : 0.0;
+    bwj["stream_array_bytes"] = bw.array_bytes;
+  }
+  out["bandwidth"] = bwj;
+  out["memory"] = {{"peak_rss_bytes", peak},
+                   {"weights_bytes", weights_bytes},
+                   {"kv_cache_bytes", kv_used},
+                   {"kv_cache_bytes_per_token", kv_pos},
+                   {"peak_rss_over_weights_plus_kv", double(peak) / double(weights_bytes + kv_used)}};
+  out["machine"] = {{"hardware_threads", std::thread::hardware_concurrency()},
+                    {"loadavg_1m_start", load_start},
+                    {"loadavg_1m_end", loadavg_1m()}};
+
+  if (o.json_out) {
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("model %s (%s), %d threads, prompt %d, gen %d, %d reps\n", out["model"].get<std::string>().c_str(),
+                family_name(c.family), threads, int(prompt.size()), o.gen, o.reps);
+    for (const char* k : {"probes_off", "probes_on"})
+      if (out.contains(k))
+        std::printf("  %-10s prefill %9.1f tok/s (%7.3f ms/tok)   decode %8.1f tok/s (%7.3f ms/tok)\n", k,
+                    out[k]["prefill_tok_s"].get<double>(), out[k]["prefill_ms_per_token"].get<double>(),
+                    out[k]["decode_tok_s"].get<double>(), out[k]["decode_ms_per_token"].get<double>());
+    if (out.contains("probe_overhead"))
+      std::printf("  probe overhead %+.2f%%\n", out["probe_overhead"]["total_pct"].get<double>());
+    std::printf("  peak RSS %.1f MiB, weights %.1f MiB, KV %.1f MiB\n", peak / 1048576.0, weights_bytes / 1048576.0,
+                kv_used / 1048576.0);
+    std::printf("  decode reads %.1f MiB of weights per token: %.2f GB/s (copy bandwidth %.2f GB/s)\n",
+                touched_bytes / 1048576.0, bwj["achieved_gbs"].get<double>(), bw.copy_gbs);
+  }
+  return 0;
+}
 
 }  // namespace moescope::cli

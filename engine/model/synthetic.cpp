@@ -1,0 +1,358 @@
+// Synthetic checkpoints: released configs (copied from the models' published config.json, the same
+// values as tests/fixtures/configs/), scaling to a memory budget, the tensor list per family and a
+// streaming safetensors writer with random bf16 weights.
+#include "engine/model/synthetic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/model/model.h"
+#include "engine/util/error.h"
+
+namespace moescope {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Only the keys the loader reads (plus torch_dtype/initializer_range for readers of the config).
+const std::map<std::string, const char*>& builtin_configs() {
+  static const std::map<std::string, const char*> m = {
+      {"olmoe-1b-7b", R"({"architectures":["OlmoeForCausalLM"],"model_type":"olmoe","attention_bias":false,
+        "clip_qkv":null,"eos_token_id":50279,"pad_token_id":1,"hidden_act":"silu","hidden_size":2048,
+        "initializer_range":0.02,"intermediate_size":1024,"max_position_embeddings":4096,"norm_topk_prob":false,
+        "num_attention_heads":16,"num_experts":64,"num_experts_per_tok":8,"num_hidden_layers":16,
+        "num_key_value_heads":16,"rms_norm_eps":1e-05,"rope_theta":10000.0,"tie_word_embeddings":false,
+        "torch_dtype":"bfloat16","vocab_size":50304})"},
+      {"qwen1.5-moe-a2.7b", R"({"architectures":["Qwen2MoeForCausalLM"],"model_type":"qwen2_moe",
+        "bos_token_id":151643,"eos_token_id":151643,"decoder_sparse_step":1,"hidden_act":"silu","hidden_size":2048,
+        "initializer_range":0.02,"intermediate_size":5632,"max_position_embeddings":8192,"moe_intermediate_size":1408,
+        "norm_topk_prob":false,"num_attention_heads":16,"num_experts":60,"num_experts_per_tok":4,
+        "num_hidden_layers":24,"num_key_value_heads":16,"rms_norm_eps":1e-06,"rope_theta":1000000.0,
+        "shared_expert_intermediate_size":5632,"sliding_window":32768,"use_sliding_window":false,
+        "tie_word_embeddings":false,"torch_dtype":"bfloat16","vocab_size":151936})"},
+      {"qwen3-30b-a3b", R"({"architectures":["Qwen3MoeForCausalLM"],"model_type":"qwen3_moe","attention_bias":false,
+        "bos_token_id":151643,"eos_token_id":151645,"decoder_sparse_step":1,"head_dim":128,"hidden_act":"silu",
+        "hidden_size":2048,"initializer_range":0.02,"intermediate_size":6144,"max_position_embeddings":40960,
+        "mlp_only_layers":[],"moe_intermediate_size":768,"norm_topk_prob":true,"num_attention_heads":32,
+        "num_experts":128,"num_experts_per_tok":8,"num_hidden_layers":48,"num_key_value_heads":4,
+        "rms_norm_eps":1e-06,"rope_theta":1000000.0,"sliding_window":null,"use_sliding_window":false,
+        "tie_word_embeddings":false,"torch_dtype":"bfloat16","vocab_size":151936})"},
+      {"mixtral-8x7b", R"({"architectures":["MixtralForCausalLM"],"model_type":"mixtral","bos_token_id":1,
+        "eos_token_id":2,"hidden_act":"silu","hidden_size":4096,"initializer_range":0.02,"intermediate_size":14336,
+        "max_position_embeddings":32768,"num_attention_heads":32,"num_experts_per_tok":2,"num_hidden_layers":32,
+        "num_key_value_heads":8,"num_local_experts":8,"rms_norm_eps":1e-05,"rope_theta":1000000.0,
+        "sliding_window":null,"tie_word_embeddings":false,"torch_dtype":"bfloat16","vocab_size":32000})"},
+      {"deepseek-v3", R"({"architectures":["DeepseekV3ForCausalLM"],"model_type":"deepseek_v3","attention_bias":false,
+        "bos_token_id":0,"eos_token_id":1,"first_k_dense_replace":3,"hidden_act":"silu","hidden_size":7168,
+        "initializer_range":0.02,"intermediate_size":18432,"kv_lora_rank":512,"max_position_embeddings":163840,
+        "moe_intermediate_size":2048,"moe_layer_freq":1,"n_group":8,"n_routed_experts":256,"n_shared_experts":1,
+        "norm_topk_prob":true,"num_attention_heads":128,"num_experts_per_tok":8,"num_hidden_layers":61,
+        "num_key_value_heads":128,"num_nextn_predict_layers":1,"q_lora_rank":1536,"qk_nope_head_dim":128,
+        "qk_rope_head_dim":64,"rms_norm_eps":1e-06,"rope_scaling":{"beta_fast":32,"beta_slow":1,"factor":40,
+        "mscale":1.0,"mscale_all_dim":1.0,"original_max_position_embeddings":4096,"type":"yarn"},
+        "rope_theta":10000,"routed_scaling_factor":2.5,"scoring_func":"sigmoid","tie_word_embeddings":false,
+        "topk_group":4,"topk_method":"noaux_tc","torch_dtype":"bfloat16","v_head_dim":128,"vocab_size":129280})"},
+  };
+  return m;
+}
+
+const char* experts_key(const json& j) {
+  for (const char* k : {"num_experts", "num_local_experts", "n_routed_experts"})
+    if (j.contains(k) && j[k].is_number_integer()) return k;
+  return nullptr;
+}
+
+uint64_t bf16_bytes(const ModelConfig& c) { return uint64_t(std::llround(count_parameters(c).total)) * 2; }
+
+// Sets num_hidden_layers to `layers`, keeping one dense layer first when the original had a dense prefix
+// (DeepSeek first_k_dense_replace) and dropping Qwen mlp_only_layers indices that no longer exist.
+void set_layers(json& j, int layers, int original) {
+  j["num_hidden_layers"] = layers;
+  if (j.contains("first_k_dense_replace") && j["first_k_dense_replace"].is_number_integer()) {
+    const int fk = j["first_k_dense_replace"].get<int>();
+    if (layers < original && fk > 0) j["first_k_dense_replace"] = layers >= 2 ? 1 : 0;
+  }
+  if (j.contains("mlp_only_layers") && j["mlp_only_layers"].is_array()) {
+    json kept = json::array();
+    for (const auto& x : j["mlp_only_layers"])
+      if (x.is_number_integer() && x.get<int>() < layers) kept.push_back(x);
+    j["mlp_only_layers"] = kept;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> synthetic_names() {
+  std::vector<std::string> names;
+  for (const auto& [k, v] : builtin_configs()) names.push_back(k);
+  return names;
+}
+
+std::string synthetic_config_json(const std::string& name) {
+  auto it = builtin_configs().find(name);
+  if (it == builtin_configs().end()) {
+    std::string list;
+    for (const auto& n : synthetic_names()) list += (list.empty() ? "" : ", ") + n;
+    throw Error("unknown synthetic model '" + name + "' (built-in: " + list + "; or give a path to a config.json)");
+  }
+  return it->second;
+}
+
+SyntheticPlan plan_synthetic(const std::string& name_or_config, const SyntheticOptions& opts) {
+  SyntheticPlan plan;
+  plan.source = name_or_config;
+  std::string text;
+  std::string where = name_or_config;
+  if (builtin_configs().count(name_or_config)) {
+    text = synthetic_config_json(name_or_config);
+    where = "synthetic:" + name_or_config;
+  } else if (name_or_config.find('/') != std::string::npos ||
+             (name_or_config.size() > 5 && name_or_config.substr(name_or_config.size() - 5) == ".json")) {
+    std::ifstream in(name_or_config);
+    if (!in) throw Error(name_or_config + ": cannot read the config file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  } else {
+    synthetic_config_json(name_or_config);  // throws with the list of names
+  }
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw Error(where + ": not a JSON object");
+  j.erase("quantization_config");  // weights are written as bf16
+  j["torch_dtype"] = "bfloat16";
+  (void)parse_model_config(j.dump(), where);  // validates before any scaling
+
+  auto scale = [&](const std::string& key, int64_t to) {
+    const int64_t from = j[key].get<int64_t>();
+    if (from == to) return;
+    for (auto& s : plan.scaled)
+      if (s.key == key) {
+        s.to = to;
+        j[key] = to;
+        return;
+      }
+    plan.scaled.push_back({key, from, to});
+    j[key] = to;
+  };
+  auto bytes_now = [&] { return bf16_bytes(parse_model_config(j.dump(), where)); };
+  const double budget = opts.max_weight_bytes;
+  const int orig_layers = j.value("num_hidden_layers", 0);
+
+  // 1. Vocabulary: only when the embeddings alone would take half the budget (DeepSeek-V3).
+  if (opts.vocab > 0) {
+    scale("vocab_size", opts.vocab);
+  } else {
+    const ModelConfig c = parse_model_config(j.dump(), where);
+    const double emb = double(c.vocab_size) * c.hidden_size * 2 * (c.tie_word_embeddings ? 1 : 2);
+    if (emb > budget / 2 && c.vocab_size > 32768) scale("vocab_size", 32768);
+  }
+  const char* ek = experts_key(j);
+  if (opts.experts > 0) {
+    if (!ek) throw Error(where + ": --experts given but the config names no expert count");
+    scale(ek, opts.experts);
+  }
+  // 2. Layers: as many as fit (at least two when the model has a dense prefix, so both kinds appear).
+  if (opts.layers > 0) {
+    set_layers(j, opts.layers, orig_layers);
+    if (opts.layers != orig_layers) plan.scaled.push_back({"num_hidden_layers", orig_layers, opts.layers});
+  } else if (double(bytes_now()) > budget) {
+    const bool dense_prefix = j.value("first_k_dense_replace", 0) > 0;
+    const int min_layers = std::min(orig_layers, dense_prefix ? 2 : 1);
+    int fit = min_layers;
+    for (int l = orig_layers; l >= min_layers; --l) {
+      json t = j;
+      set_layers(t, l, orig_layers);
+      if (double(bf16_bytes(parse_model_config(t.dump(), where))) <= budget) {
+        fit = l;
+        break;
+      }
+    }
+    set_layers(j, fit, orig_layers);
+    plan.scaled.push_back({"num_hidden_layers", orig_layers, fit});
+    // 3. Experts: only when even the smallest layer count does not fit (DeepSeek-V3, 256 experts).
+    if (double(bytes_now()) > budget && ek && opts.experts <= 0) {
+      const int e0 = j[ek].get<int>();
+      const int group = std::max(1, j.value("n_group", 1));
+      const int k = j.value("num_experts_per_tok", 1);
+      const int topk_group = std::max(1, j.value("topk_group", 1));
+      int e = e0;
+      while (e > group) {
+        e -= group;
+        if ((e / group) * topk_group < k) {  // group-limited top-k must still find k experts
+          e += group;
+          break;
+        }
+        json t = j;
+        t[ek] = e;
+        if (double(bf16_bytes(parse_model_config(t.dump(), where))) <= budget) break;
+      }
+      scale(ek, e);
+    }
+  }
+  plan.config_json = j.dump(2);
+  plan.config = parse_model_config(plan.config_json, where);
+  plan.weight_bytes = bf16_bytes(plan.config);
+  if (double(plan.weight_bytes) > budget && opts.layers <= 0 && opts.experts <= 0 && opts.vocab <= 0)
+    throw Error(where + ": even the scaled model needs " + std::to_string(plan.weight_bytes >> 20) +
+                " MiB of weights, over the budget; give --layers/--experts explicitly");
+  return plan;
+}
+
+std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c) {
+  std::vector<SyntheticTensor> out;
+  using K = SyntheticTensor::Kind;
+  auto add = [&](std::string name, std::vector<int64_t> shape, K kind = K::Matrix) {
+    out.push_back({std::move(name), std::move(shape), kind});
+  };
+  const int64_t H = c.hidden_size, V = c.vocab_size;
+  add("model.embed_tokens.weight", {V, H});
+  add("model.norm.weight", {H}, K::Norm);
+  if (!c.tie_word_embeddings) add("lm_head.weight", {V, H});
+  const bool mixtral = c.family == Family::Mixtral;
+  auto ffn = [&](const std::string& p, int64_t I, bool mixtral_names) {
+    add(p + (mixtral_names ? "w1.weight" : "gate_proj.weight"), {I, H});
+    add(p + (mixtral_names ? "w3.weight" : "up_proj.weight"), {I, H});
+    add(p + (mixtral_names ? "w2.weight" : "down_proj.weight"), {H, I});
+  };
+  for (int i = 0; i < c.num_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    add(p + "input_layernorm.weight", {H}, K::Norm);
+    add(p + "post_attention_layernorm.weight", {H}, K::Norm);
+    const std::string s = p + "self_attn.";
+    if (c.attention == AttentionKind::MLA) {
+      const int64_t qk = c.qk_nope_head_dim + c.qk_rope_head_dim;
+      if (c.q_lora_rank > 0) {
+        add(s + "q_a_proj.weight", {c.q_lora_rank, H});
+        add(s + "q_a_layernorm.weight", {c.q_lora_rank}, K::Norm);
+        add(s + "q_b_proj.weight", {int64_t(c.num_heads) * qk, c.q_lora_rank});
+      } else {
+        add(s + "q_proj.weight", {int64_t(c.num_heads) * qk, H});
+      }
+      add(s + "kv_a_proj_with_mqa.weight", {c.kv_lora_rank + c.qk_rope_head_dim, H});
+      add(s + "kv_a_layernorm.weight", {c.kv_lora_rank}, K::Norm);
+      add(s + "kv_b_proj.weight", {int64_t(c.num_heads) * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank});
+      add(s + "o_proj.weight", {H, int64_t(c.num_heads) * c.v_head_dim});
+    } else {
+      const int64_t Q = int64_t(c.num_heads) * c.head_dim, KV = int64_t(c.num_kv_heads) * c.head_dim;
+      add(s + "q_proj.weight", {Q, H});
+      add(s + "k_proj.weight", {KV, H});
+      add(s + "v_proj.weight", {KV, H});
+      add(s + "o_proj.weight", {H, Q});
+      if (c.qkv_bias) {
+        add(s + "q_proj.bias", {Q}, K::Bias);
+        add(s + "k_proj.bias", {KV}, K::Bias);
+        add(s + "v_proj.bias", {KV}, K::Bias);
+      }
+      if (c.o_bias) add(s + "o_proj.bias", {H}, K::Bias);
+      if (c.qk_norm_full) {
+        add(s + "q_norm.weight", {Q}, K::Norm);
+        add(s + "k_norm.weight", {KV}, K::Norm);
+      }
+      if (c.qk_norm_per_head) {
+        add(s + "q_norm.weight", {c.head_dim}, K::Norm);
+        add(s + "k_norm.weight", {c.head_dim}, K::Norm);
+      }
+    }
+    const bool moe = i < int(c.layer_is_moe.size()) ? bool(c.layer_is_moe[size_t(i)]) : true;
+    const std::string m = p + (mixtral ? "block_sparse_moe." : "mlp.");
+    if (!moe) {
+      ffn(m, c.intermediate_size, false);
+      continue;
+    }
+    const int64_t E = c.num_experts;
+    add(m + "gate.weight", {E, H});
+    if (c.score_correction_bias) add(m + "gate.e_score_correction_bias", {E}, K::Bias);
+    for (int e = 0; e < c.num_experts; ++e) ffn(m + "experts." + std::to_string(e) + ".", c.moe_intermediate_size, mixtral);
+    if (c.num_shared_experts > 0 && c.shared_intermediate_size > 0) {
+      if (c.family == Family::DeepSeekV3) {
+        ffn(m + "shared_experts.", c.shared_intermediate_size, false);
+      } else {
+        ffn(m + "shared_expert.", c.shared_intermediate_size, false);
+        if (c.shared_expert_gate) add(m + "shared_expert_gate.weight", {1, H});
+      }
+    }
+    if (c.family == Family::GptOss) throw Error("synthetic checkpoints for gpt_oss are not implemented");
+  }
+  return out;
+}
+
+void write_synthetic_checkpoint(const SyntheticPlan& plan, const std::string& dir, uint64_t seed) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(dir + ": cannot create the directory (" + ec.message() + ")");
+  {
+    std::ofstream cfg(dir + "/config.json");
+    cfg << plan.config_json << "\n";
+    if (!cfg) throw Error(dir + "/config.json: cannot write");
+  }
+  const auto tensors = synthetic_tensors(plan.config);
+  json header = json::object();
+  uint64_t offset = 0;
+  for (const auto& t : tensors) {
+    uint64_t n = 1;
+    for (auto d : t.shape) n *= uint64_t(d);
+    header[t.name] = {{"dtype", "BF16"}, {"shape", t.shape}, {"data_offsets", {offset, offset + 2 * n}}};
+    offset += 2 * n;
+  }
+  header["__metadata__"] = {{"format", "pt"}, {"moescope_synthetic", plan.source}};
+  std::string htext = header.dump();
+  while ((htext.size() + 8) % 8) htext.push_back(' ');
+
+  const std::string path = dir + "/model.safetensors";
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) throw Error(path + ": cannot create");
+  auto put = [&](const void* p, size_t n) {
+    if (std::fwrite(p, 1, n, f) != n) {
+      std::fclose(f);
+      throw Error(path + ": write failed (disk full?)");
+    }
+  };
+  const uint64_t hlen = htext.size();
+  put(&hlen, 8);
+  put(htext.data(), htext.size());
+
+  // Uniform in [-a, a] with the std of initializer_range (what HF's init gives the projections), so
+  // activations keep a realistic scale through the layers; norms are 1 as at initialisation.
+  const json j = json::parse(plan.config_json);
+  const float stdev = float(j.value("initializer_range", 0.02));
+  const float a = stdev * std::sqrt(3.0f);
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  std::vector<uint16_t> buf(size_t(1) << 22);  // 8 MiB chunks
+  for (const auto& t : tensors) {
+    uint64_t n = 1;
+    for (auto d : t.shape) n *= uint64_t(d);
+    while (n > 0) {
+      const size_t m = size_t(std::min<uint64_t>(n, buf.size()));
+      if (t.kind == SyntheticTensor::Norm) {
+        std::fill(buf.begin(), buf.begin() + m, uint16_t(0x3F80));  // 1.0
+      } else {
+        const float amp = t.kind == SyntheticTensor::Bias ? a * 0.1f : a;
+        for (size_t i = 0; i < m; ++i) {
+          s ^= s << 13;
+          s ^= s >> 7;
+          s ^= s << 17;
+          const float u = float(uint32_t(s >> 40)) * (1.0f / 16777216.0f);  // [0, 1)
+          const float v = (2.0f * u - 1.0f) * amp;
+          uint32_t bits;
+          std::memcpy(&bits, &v, 4);
+          buf[i] = uint16_t((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);  // round to nearest even
+        }
+      }
+      put(buf.data(), m * 2);
+      n -= m;
+    }
+  }
+  if (std::fclose(f) != 0) throw Error(path + ": write failed");
+}
+
+}  // namespace moescope
