@@ -2,7 +2,9 @@
 #include "probes/trace/h5_util.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <map>
 #include <numeric>
 #include <type_traits>
 
@@ -295,6 +297,133 @@ template std::vector<uint64_t> read_dataset<uint64_t>(hid_t, const std::string&,
 template std::vector<float> read_dataset<float>(hid_t, const std::string&, int64_t);
 template std::vector<double> read_dataset<double>(hid_t, const std::string&, int64_t);
 
+// HDF5 1.10 trusts the (collection address, object index) stored for each variable-length string and
+// crashes in H5HG_read on a corrupt one. Before reading, check every stored reference against the global
+// heap collection it points to, parsed here from the file bytes: a damaged file becomes an Error.
+namespace {
+
+struct FileBytes {
+  std::FILE* f = nullptr;
+  uint64_t size = 0;
+  explicit FileBytes(const std::string& path) : f(std::fopen(path.c_str(), "rb")) {
+    if (f && std::fseek(f, 0, SEEK_END) == 0) size = uint64_t(std::ftell(f));
+  }
+  ~FileBytes() {
+    if (f) std::fclose(f);
+  }
+  bool read(uint64_t addr, void* out, size_t n) {
+    if (!f || addr > size || n > size - addr) return false;
+    return std::fseek(f, long(addr), SEEK_SET) == 0 && std::fread(out, 1, n, f) == n;
+  }
+};
+
+uint64_t le(const uint8_t* p, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v |= uint64_t(p[i]) << (8 * i);
+  return v;
+}
+
+class HeapChecker {
+ public:
+  HeapChecker(const std::string& path, size_t sizeof_addr, size_t sizeof_size)
+      : m_file(path), m_addr(sizeof_addr), m_size(sizeof_size) {}
+  bool ok_file() const { return m_file.f != nullptr; }
+
+  // Whether object `index` exists in the collection at `addr` and holds at least `length` bytes.
+  bool valid(uint64_t addr, uint64_t index, uint64_t length) {
+    auto it = m_heaps.find(addr);
+    if (it == m_heaps.end()) it = m_heaps.emplace(addr, parse(addr)).first;
+    const auto& objs = it->second;
+    auto o = objs.find(index);
+    return o != objs.end() && o->second >= length;
+  }
+
+ private:
+  // Object index -> size of a well-formed collection; empty when the collection is damaged.
+  std::map<uint64_t, uint64_t> parse(uint64_t addr) {
+    std::map<uint64_t, uint64_t> objs;
+    uint8_t head[8 + 16];
+    if (!m_file.read(addr, head, 8 + m_size)) return objs;
+    if (std::memcmp(head, "GCOL", 4) != 0 || head[4] != 1) return objs;
+    const uint64_t csize = le(head + 8, m_size);
+    if (csize < 4096 || csize > m_file.size || addr > m_file.size - csize) return objs;
+    std::vector<uint8_t> buf(csize);
+    if (!m_file.read(addr, buf.data(), buf.size())) return objs;
+    size_t p = 8 + m_size;
+    const size_t hdr = 8 + m_size;  // index(2) refcount(2) reserved(4) size
+    while (p + hdr <= buf.size()) {
+      const uint64_t idx = le(&buf[p], 2);
+      const uint64_t osize = le(&buf[p + 8], m_size);
+      if (idx == 0) break;  // free space: the rest of the collection
+      if (osize > buf.size() - p - hdr) return {};
+      objs[idx] = osize;
+      p += hdr + ((osize + 7) & ~uint64_t(7));
+    }
+    return objs;
+  }
+
+  FileBytes m_file;
+  size_t m_addr, m_size;
+  std::map<uint64_t, std::map<uint64_t, uint64_t>> m_heaps;
+};
+
+}  // namespace
+
+static void check_vlen_references(hid_t ds, const std::string& name, hsize_t elements) {
+  const std::string err = name + ": corrupt string storage (damaged file)";
+  ssize_t n = H5Fget_name(ds, nullptr, 0);
+  if (n <= 0) throw Error(err);
+  std::string path(size_t(n) + 1, '\0');
+  H5Fget_name(ds, path.data(), path.size());
+  path.resize(size_t(n));
+  Id file(H5Iget_file_id(ds));
+  Id fcpl(H5Fget_create_plist(file));
+  size_t sizeof_addr = 8, sizeof_size = 8;
+  H5Pget_sizes(fcpl, &sizeof_addr, &sizeof_size);
+  if (sizeof_addr > 8 || sizeof_size > 8) throw Error(err);
+  HeapChecker heaps(path, sizeof_addr, sizeof_size);
+  if (!heaps.ok_file()) return;  // not a plain file (another driver): nothing to check against
+  FileBytes raw(path);
+  const size_t elem = 4 + sizeof_addr + 4;  // length, collection address, object index
+  auto check_elements = [&](const std::vector<uint8_t>& bytes, hsize_t count) {
+    for (hsize_t i = 0; i < count; ++i) {
+      const uint8_t* e = bytes.data() + i * elem;
+      const uint64_t length = le(e, 4), addr = le(e + 4, sizeof_addr), index = le(e + 4 + sizeof_addr, 4);
+      if (length == 0) continue;  // never written (fill) or "": HDF5 reads nothing from the heap
+      if (!heaps.valid(addr, index, length)) throw Error(err);
+    }
+  };
+  Id dcpl(H5Dget_create_plist(ds));
+  const H5D_layout_t layout = H5Pget_layout(dcpl);
+  if (H5Pget_nfilters(dcpl) > 0) return;  // filtered chunks are not parsed here
+  Id space(H5Dget_space(ds));
+  if (layout == H5D_CONTIGUOUS) {
+    const haddr_t off = H5Dget_offset(ds);
+    if (off == HADDR_UNDEF) return;  // no storage allocated: nothing stored
+    std::vector<uint8_t> bytes(elements * elem);
+    if (!raw.read(off, bytes.data(), bytes.size())) throw Error(err);
+    check_elements(bytes, elements);
+  } else if (layout == H5D_CHUNKED) {
+    hsize_t chunk_dim = 0;
+    if (H5Pget_chunk(dcpl, 1, &chunk_dim) != 1 || chunk_dim == 0) throw Error(err);
+    hsize_t nchunks = 0;
+    if (H5Dget_num_chunks(ds, space, &nchunks) < 0) throw Error(err);
+    for (hsize_t c = 0; c < nchunks; ++c) {
+      hsize_t offset = 0;
+      unsigned mask = 0;
+      haddr_t addr = 0;
+      hsize_t size = 0;
+      if (H5Dget_chunk_info(ds, space, c, &offset, &mask, &addr, &size) < 0) throw Error(err);
+      if (offset >= elements) continue;
+      const hsize_t count = std::min(chunk_dim, elements - offset);
+      if (size < count * elem) throw Error(err);
+      std::vector<uint8_t> bytes(count * elem);
+      if (!raw.read(addr, bytes.data(), bytes.size())) throw Error(err);
+      check_elements(bytes, count);
+    }
+  }
+}
+
 std::vector<std::string> read_strings(hid_t loc, const std::string& name, int64_t rows) {
   Selection s = select_rows(loc, name, rows);
   Id ftype(H5Dget_type(s.ds));
@@ -303,6 +432,9 @@ std::vector<std::string> read_strings(hid_t loc, const std::string& name, int64_
   out.reserve(s.elements);
   if (s.elements == 0) return out;
   if (H5Tis_variable_str(ftype) > 0) {
+    Id space(H5Dget_space(s.ds));
+    if (H5Sget_simple_extent_ndims(space) != 1) throw Error(name + ": expected a 1-D string dataset");
+    check_vlen_references(s.ds, name, s.elements);
     Id mtype = string_type();
     std::vector<char*> ptrs(s.elements, nullptr);
     check_status(H5Dread(s.ds, mtype, s.mspace, s.fspace, H5P_DEFAULT, ptrs.data()),

@@ -419,6 +419,51 @@ TEST(TraceReader, ClearErrors) {
   EXPECT_EQ(message(dir + "/missing_ds.h5"), dir + "/missing_ds.h5: run '0': missing dataset routing/dropped");
 }
 
+// HDF5 1.10 crashes (H5HG_read) on a string whose heap reference is corrupt; the reader checks the
+// references first. Damage the object index and then the collection address of one stored string.
+TEST(TraceReader, CorruptStringReferencesGiveErrors) {
+  const std::string dir = test::temp_dir("trace");
+  const std::string good = dir + "/strings.h5";
+  {
+    auto f = TraceFile::create(good);
+    f->write_run(sample_run("0"));
+  }
+  haddr_t chunk = 0;
+  {
+    h5::Id file = h5::open_file(good);
+    h5::Id ds(H5Dopen2(file, "runs/0/tokens/text", H5P_DEFAULT));
+    h5::Id space(H5Dget_space(ds));
+    hsize_t offset = 0, size = 0;
+    unsigned mask = 0;
+    ASSERT_GE(H5Dget_chunk_info(ds, space, 0, &offset, &mask, &chunk, &size), 0);
+  }
+  std::ifstream in(good, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // element 1 (" w\xc3\xb6rld", 7 bytes): length u32, collection address u64, index u32
+  const size_t e1 = size_t(chunk) + 16;
+  uint32_t len = 0;
+  std::memcpy(&len, bytes.data() + e1, 4);
+  ASSERT_EQ(len, 7u);  // the layout this test assumes
+  for (int field : {12, 4}) {
+    std::string c = bytes;
+    if (field == 12) {
+      const uint32_t bad_index = 60000;
+      std::memcpy(c.data() + e1 + 12, &bad_index, 4);
+    } else {
+      const uint64_t bad_addr = 24;  // inside the superblock
+      std::memcpy(c.data() + e1 + 4, &bad_addr, 8);
+    }
+    const std::string p = dir + "/bad" + std::to_string(field) + ".h5";
+    std::ofstream(p, std::ios::binary).write(c.data(), std::streamsize(c.size()));
+    try {
+      read_trace(p);
+      ADD_FAILURE() << "no error for a corrupt string reference (field " << field << ")";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), p + ": run '0': tokens/text: corrupt string storage (damaged file)");
+    }
+  }
+}
+
 TEST(TraceReader, TruncatedAndCorruptFilesGiveErrors) {
   const std::string dir = test::temp_dir("trace");
   const std::string good = dir + "/good.h5";
