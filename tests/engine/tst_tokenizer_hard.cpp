@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include "engine/tokenizer/normalizer.h"
@@ -64,6 +65,36 @@ TEST(TokenizerUtf8, InvalidInputEncodesAsItsRepairedText) {
     auto tok = fixture(name);
     EXPECT_EQ(tok->encode(bad, false), tok->encode(repaired, false)) << name;
     EXPECT_EQ(tok->encode(bad, true), tok->encode(repaired, true)) << name;
+  }
+}
+
+TEST(TokenizerUtf8, RandomBytesNeverCrashAndByteLevelRoundTrips) {
+  // gpt2_bytelevel has no normalizer: decoding the encoding gives back the repaired input exactly.
+  auto gpt2 = fixture("gpt2_bytelevel");
+  std::vector<std::shared_ptr<Tokenizer>> all;
+  for (const char* name : kAll) all.push_back(fixture(name));
+  std::mt19937 rng(1234);
+  for (int round = 0; round < 300; ++round) {
+    std::string bytes(rng() % 64, '\0');
+    for (auto& b : bytes) {
+      // Mix ASCII, continuation bytes, lead bytes and the odd special-token character.
+      const unsigned r = rng() % 10;
+      b = static_cast<char>(r < 4 ? 0x20 + rng() % 0x5F : r < 6 ? 0x80 + rng() % 0x40 : r < 8 ? 0xC0 + rng() % 0x40 : "<|>s\n "[rng() % 6]);
+    }
+    const std::string repaired = moescope::tok::sanitize_utf8(bytes);
+    ASSERT_TRUE(moescope::tok::is_valid_utf8(repaired));
+    EXPECT_EQ(gpt2->decode(gpt2->encode(bytes, false)), repaired);
+    for (const auto& tok : all) {
+      const auto ids = tok->encode(bytes, true);
+      const std::string text = tok->decode(ids);
+      EXPECT_TRUE(moescope::tok::is_valid_utf8(text));
+      moescope::StreamingDecoder sd(tok);
+      std::string streamed;
+      for (int32_t id : ids) streamed += sd.push(id);
+      streamed += sd.finish();
+      EXPECT_EQ(streamed, text);
+      for (int32_t id : ids) EXPECT_TRUE(moescope::tok::is_valid_utf8(tok->display_piece(id)));
+    }
   }
 }
 
