@@ -247,6 +247,20 @@ TEST(CliTrace, PromptsFileAndExport) {
   while (std::getline(st, line)) ++n_steps;
   EXPECT_EQ(n_steps, 1 + size_t(a.num_steps() + b.num_steps()));
   EXPECT_TRUE(fs::exists(csv + "/runs.csv"));
+  EXPECT_FALSE(fs::exists(csv + "/none.csv"));
+
+  // --run NAME: one run only
+  const std::string csv1 = dir + "/csv1";
+  r = run("export " + q(out) + " --csv " + q(csv1) + " --run 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["runs"], 1);
+  const auto t1 = parse_csv(slurp(csv1 + "/tokens.csv"));
+  ASSERT_EQ(t1.size(), 1 + size_t(b.num_tokens()));
+  for (size_t i = 1; i < t1.size(); ++i) EXPECT_EQ(t1[i][0], "1");
+  EXPECT_FALSE(fs::exists(csv1 + "/router_logits.csv"));
+  r = run("export " + q(out) + " --csv " + q(csv1) + " --run 7");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no run named '7'"), std::string::npos) << r.err;
 }
 
 // A long trace killed with SIGKILL mid-run: the file opens and every row read is a valid routing row.
