@@ -236,12 +236,17 @@ void RoutingHeatmap::paintColourBar(QPainter& p, const QRect& area) const {
   p.setPen(Qt::black);
   p.drawRect(area.left(), area.top(), bar_w, h - 1);
   const QFontMetrics fm = fontMetrics();
-  for (double f : {0.0, 0.25, 0.5, 0.75, 1.0}) {
-    const double v = f * scale;
+  // Ticks at round values: every 0.1 up to a scale of 0.5, every 0.2 above (the scale is a multiple of 0.1).
+  const double step = scale <= 0.5 + 1e-9 ? 0.1 : 0.2;
+  std::vector<double> ticks;
+  for (double v = 0; v < scale - 1e-9; v += step) ticks.push_back(v);
+  ticks.push_back(scale);
+  for (double v : ticks) {
+    const double f = v / scale;
     const int y = area.top() + int(std::lround((1.0 - f) * (h - 1)));
     p.drawLine(area.left() + bar_w, y, area.left() + bar_w + 3, y);
     p.drawText(QRect(area.left() + bar_w + 5, y - fm.height() / 2, 40, fm.height()), Qt::AlignLeft | Qt::AlignVCenter,
-               QString::number(v, 'f', scale < 0.5 ? 3 : 2));
+               QString::number(v, 'f', 1));
   }
   p.save();
   p.translate(area.left() + bar_w + 48, area.top() + h / 2);

@@ -45,6 +45,8 @@ TokenDetailsView::TokenDetailsView(QWidget* parent) : QWidget(parent), m_model(n
   auto* split = new QSplitter(Qt::Vertical);
   split->addWidget(chart_view);
   split->addWidget(m_table);
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 2);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addWidget(m_header);

@@ -246,7 +246,7 @@ void MainWindow::createDocks() {
   setCorner(Qt::TopRightCorner, Qt::RightDockWidgetArea);
   setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
   resizeDocks({m_prompt_dock, m_details_dock}, {320, 480}, Qt::Horizontal);
-  resizeDocks({m_chips_dock, m_load_dock}, {150, 330}, Qt::Vertical);
+  resizeDocks({m_chips_dock, m_load_dock}, {140, 300}, Qt::Vertical);
 }
 
 void MainWindow::createMenus() {

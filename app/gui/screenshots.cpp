@@ -15,6 +15,7 @@
 #include "app/gui/session_controller.h"
 #include "views/expert_load_view.h"
 #include "views/routing_heatmap.h"
+#include "views/routing_table_model.h"
 #include "views/token_chips.h"
 #include "views/token_details_view.h"
 
@@ -37,6 +38,16 @@ bool save(QWidget* w, const QString& dir, const QString& name, QRect area = QRec
   const bool ok = w->grab(area.isValid() ? area : QRect(QPoint(0, 0), QSize(-1, -1))).save(path);
   std::fprintf(ok ? stdout : stderr, "%s %s\n", ok ? "wrote" : "could not write", qPrintable(path));
   return ok;
+}
+// A heatmap on the window's model at a size chosen for the picture (the docked one follows the window).
+bool save_heatmap(views::RoutingHeatmap* docked, const QString& dir, const QString& name) {
+  views::RoutingHeatmap standalone(docked->model());
+  standalone.setSelectedToken(docked->selectedToken());
+  standalone.resize(std::max(900, standalone.minimumSizeHint().width()),
+                    docked->model()->mode() == views::RoutingTableModel::Mode::Experts ? 560 : 380);
+  standalone.setAttribute(Qt::WA_DontShowOnScreen);
+  standalone.show();
+  return save(&standalone, dir, name, standalone.contentRect());
 }
 }  // namespace
 
@@ -87,10 +98,10 @@ int take_screenshots(MainWindow& w, const QString& out_dir, const QString& model
 
   bool ok = save(&w, out_dir, QStringLiteral("main_window.png"));
   w.heatmapTabs()->setCurrentIndex(0);
-  ok &= save(w.expertHeatmap(), out_dir, QStringLiteral("heatmap_experts.png"), w.expertHeatmap()->contentRect());
+  ok &= save_heatmap(w.expertHeatmap(), out_dir, QStringLiteral("heatmap_experts.png"));
   w.heatmapTabs()->setCurrentIndex(1);
   QCoreApplication::processEvents();
-  ok &= save(w.layerHeatmap(), out_dir, QStringLiteral("heatmap_layers.png"), w.layerHeatmap()->contentRect());
+  ok &= save_heatmap(w.layerHeatmap(), out_dir, QStringLiteral("heatmap_layers.png"));
   w.heatmapTabs()->setCurrentIndex(0);
   ok &= save(w.tokenChips(), out_dir, QStringLiteral("token_chips.png"));
   ok &= save(w.tokenDetails(), out_dir, QStringLiteral("token_details.png"));
@@ -104,7 +115,7 @@ int take_screenshots(MainWindow& w, const QString& out_dir, const QString& model
     c->pollNow();
     QCoreApplication::processEvents();
     w.setLayer(layer);
-    ok &= save(w.expertHeatmap(), out_dir, QStringLiteral("heatmap_capacity.png"), w.expertHeatmap()->contentRect());
+    ok &= save_heatmap(w.expertHeatmap(), out_dir, QStringLiteral("heatmap_capacity.png"));
   } else {
     std::fprintf(stderr, "screenshots: capacity run failed: %s\n", qPrintable(failure));
     ok = false;
