@@ -115,7 +115,7 @@ void SpecializationModel::recompute() {
     }
     // Most frequent tokens per expert, merged over runs by token id.
     const int E = m_matrix.num_experts;
-    std::vector<std::map<int64_t, metrics::TopToken>> merged(size_t(E));
+    std::vector<std::map<int64_t, metrics::TopToken>> merged(static_cast<size_t>(E));
     for (const auto& r : m_runs) {
       if (m_layer >= r->num_moe_layers()) continue;
       const auto per = metrics::top_tokens_per_expert(*r, m_layer, 64, opt);
