@@ -18,22 +18,35 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
 
 
 def read_safetensors(path):
+    # Memory-mapped, one tensor at a time, so peak memory is the fp32 weights (not file + copies).
     out = {}
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
-        data = f.read()
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
     for name, info in header.items():
         if name == "__metadata__":
             continue
         a, b = info["data_offsets"]
-        t = torch.frombuffer(bytearray(data[a:b]), dtype=DTYPES[info["dtype"]]).reshape(info["shape"])
-        out[name] = t.float()
+        raw = data[a:b]
+        if info["dtype"] == "BF16":  # numpy has no bfloat16: widen the bits by hand
+            t = torch.from_numpy((raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32))
+        elif info["dtype"] == "F16":
+            t = torch.from_numpy(raw.view(np.float16).astype(np.float32))
+        else:
+            t = torch.from_numpy(np.array(raw.view(np.float32)))
+        out[name] = t.reshape(info["shape"])
     return out
+
+
+def blas_library():
+    # Debian's torch links the generic libblas.so.3; alternatives pick the implementation.
+    link = "/etc/alternatives/libblas.so.3-x86_64-linux-gnu"
+    real = os.path.realpath(link) if os.path.exists(link) else ""
+    return "OpenBLAS" if "openblas" in real else (real or "unknown")
 
 
 def load_checkpoint(d):
@@ -155,7 +168,7 @@ def main():
     pre, dec, ids = peer.run(prompt, a.gen)
     print(json.dumps({
         "peer": f"pytorch {torch.__version__} eager fp32, {a.threads} threads",
-        "blas": torch.__config__.show().count("OpenBLAS") > 0 and "OpenBLAS" or "other",
+        "blas": blas_library(),
         "load_s": t_load, "prompt_len": len(prompt), "gen": a.gen,
         "prefill_tok_s": len(prompt) / pre, "decode_tok_s": (a.gen - 1) / dec if a.gen > 1 else 0.0,
         "decode_ms_per_token": 1000 * dec / max(1, a.gen - 1), "greedy_ids": ids,

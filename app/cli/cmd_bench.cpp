@@ -446,8 +446,14 @@ int cmd_bench(const Args& args) {
 
   // ---- report ----
   const ParamCounts pc = count_parameters(c);
-  const uint64_t weights_bytes = model->store().total_bytes();
-  const double bytes_per_param = pc.total > 0 ? double(weights_bytes) / pc.total : 2.0;
+  uint64_t weights_bytes = 0;  // tensor data of the checkpoint (file headers not counted)
+  for (const auto& f : model->store().files())
+    for (const auto& e : f->entries()) weights_bytes += f->tensor(e).nbytes;
+  double bytes_per_param = pc.total > 0 ? double(weights_bytes) / pc.total : 2.0;
+  if (const auto dt = model->dtypes(); dt.size() == 1) {
+    DType t;
+    if (dtype_from_name(dt[0], t)) bytes_per_param = double(dtype_size(t));
+  }
   // Decode reads all weights of the token's path: attention, router, k experts, shared expert, norms,
   // the lm_head in full, and one embedding row.
   const double touched_params = pc.active - (c.tie_word_embeddings ? 0.0 : pc.embedding) + c.hidden_size;

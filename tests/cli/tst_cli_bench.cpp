@@ -1,0 +1,238 @@
+// `moescope bench` as a process, and the synthetic checkpoints it benchmarks: greedy ids against the
+// transformers reference (the bench measures the real model), weight and per-token byte counts against
+// sums computed here from the files and config.json, memory and probe fields, error lines; synthetic
+// checkpoints for every fixture family load through the ordinary loader, and the built-in released
+// configs keep the published shapes (tests/fixtures/configs) except for what the plan says it scaled.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/model/model.h"
+#include "engine/model/synthetic.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/reference.h"
+
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+struct ProcResult {
+  int code = -1;
+  std::string out, err;
+};
+
+ProcResult run_bench(const std::string& args) {
+  const std::string err_file = moescope::test::temp_dir("cli-bench") + "/stderr";
+  const std::string cmd = "'" + moescope::test::moescope_binary() + "' bench " + args + " 2>'" + err_file + "'";
+  ProcResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(err_file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  r.err = ss.str();
+  return r;
+}
+
+std::string join(const std::vector<int32_t>& ids) {
+  std::string s;
+  for (size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
+  return s;
+}
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+// Bytes of tensor data in a .safetensors file: file size minus the 8-byte length and the header.
+uint64_t tensor_bytes(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  uint64_t n = 0;
+  in.read(reinterpret_cast<char*>(&n), 8);
+  return fs::file_size(file) - 8 - n;
+}
+
+TEST(CliBench, DemoGreedyIdsMatchTransformersAndFiguresAreConsistent) {
+  const moescope::test::Reference ref(moescope::test::demo_reference());
+  const auto prompt = ref.ids("python.input_ids");
+  const auto expect = ref.ids("python.greedy.ids");
+  const int gen = int(expect.size());
+  const ProcResult r = run_bench("'" + moescope::test::demo_model() + "' --prompt-ids " + join(prompt) + " --gen " +
+                                 std::to_string(gen) + " --threads 2 --reps 2 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+
+  // The measured runs produce the reference continuation (up to and including the first EOS, id 0).
+  const auto got = j["greedy_ids"].get<std::vector<int32_t>>();
+  ASSERT_EQ(got.size(), expect.size());
+  for (size_t i = 0; i < expect.size(); ++i) {
+    EXPECT_EQ(got[i], expect[i]) << "position " << i;
+    if (expect[i] == 0) break;
+  }
+  EXPECT_EQ(j["prompt_ids"].get<std::vector<int32_t>>(), prompt);
+  EXPECT_EQ(j["probes_change_output"], false);
+
+  // Both modes ran every repetition; the recorder saw the whole sequence.
+  for (const char* mode : {"probes_off", "probes_on"}) {
+    const json& m = j[mode];
+    ASSERT_EQ(m["runs"].size(), 2u) << mode;
+    EXPECT_GT(m["prefill_tok_s"].get<double>(), 0) << mode;
+    EXPECT_GT(m["decode_tok_s"].get<double>(), 0) << mode;
+    EXPECT_NEAR(m["prefill_tok_s"].get<double>() * m["prefill_s"].get<double>(), double(prompt.size()), 1e-6);
+    EXPECT_NEAR(m["decode_ms_per_token"].get<double>() * (gen - 1), 1000.0 * m["decode_s"].get<double>(), 1e-6);
+  }
+  EXPECT_EQ(j["probes_on"]["recorded_tokens"].get<int>(), int(prompt.size()) + gen - 1);
+  EXPECT_EQ(j["probes_on"]["recorded_moe_layers"].get<int>(), 6);
+  EXPECT_GT(j["probe_overhead"]["total_ratio"].get<double>(), 0);
+
+  // Weights: the tensor bytes of both shards.
+  const std::string dir = moescope::test::demo_model();
+  const uint64_t weights =
+      tensor_bytes(dir + "/model-00001-of-00002.safetensors") + tensor_bytes(dir + "/model-00002-of-00002.safetensors");
+  EXPECT_EQ(j["memory"]["weights_bytes"].get<uint64_t>(), weights);
+  // Every weight page was touched, so the peak resident set holds at least the weights.
+  EXPECT_GE(j["memory"]["peak_rss_bytes"].get<uint64_t>(), weights);
+
+  // Bytes a decoded token reads, from config.json: lm_head, one embedding row, final norm, and per layer
+  // the norms, q/k/v/o, router and k experts (bf16).
+  const json c = read_json(dir + "/config.json");
+  const double H = c["hidden_size"], V = c["vocab_size"], I = c["intermediate_size"], L = c["num_hidden_layers"];
+  const double hd = c["head_dim"], nh = c["num_attention_heads"], nkv = c["num_key_value_heads"];
+  const double E = c["num_local_experts"], k = c["num_experts_per_tok"];
+  const double per_layer = 2 * H + H * nh * hd * 2 + 2 * H * nkv * hd + E * H + k * 3 * H * I;
+  const double touched = 2.0 * (V * H + H + H + L * per_layer);
+  EXPECT_DOUBLE_EQ(j["bandwidth"]["weight_bytes_per_decoded_token"].get<double>(), touched);
+  EXPECT_GT(j["bandwidth"]["copy_gbs"].get<double>(), 0);
+  EXPECT_GT(j["bandwidth"]["achieved_gbs"].get<double>(), 0);
+  // KV cache: K and V of every layer, fp32, for prompt + generated positions.
+  EXPECT_EQ(j["memory"]["kv_cache_bytes"].get<double>(), L * 2 * nkv * hd * 4 * double(prompt.size() + gen));
+}
+
+TEST(CliBench, ProbesOffOnlySkipsTheRecorder) {
+  const ProcResult r =
+      run_bench("'" + moescope::test::demo_model() + "' --prompt-len 20 --gen 3 --probes off --reps 1 --no-stream --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_TRUE(j.contains("probes_off"));
+  EXPECT_FALSE(j.contains("probes_on"));
+  EXPECT_FALSE(j.contains("probe_overhead"));
+  EXPECT_EQ(j["prompt_ids"].size(), 20u);
+  EXPECT_EQ(j["greedy_ids"].size(), 3u);
+}
+
+TEST(CliBench, SyntheticFromAConfigFileLoadsAndRuns) {
+  // The tiny OLMoE fixture's config: a checkpoint with random weights is written and benchmarked.
+  const ProcResult r = run_bench("--synthetic '" + moescope::test::model_fixture("olmoe") +
+                                 "/config.json' --prompt-len 8 --gen 4 --reps 1 --no-stream --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  const json c = read_json(moescope::test::model_fixture("olmoe") + "/config.json");
+  EXPECT_EQ(j["family"], "olmoe");
+  EXPECT_EQ(j["config"]["layers"].get<int>(), c["num_hidden_layers"].get<int>());
+  EXPECT_TRUE(j["synthetic"]["scaled"].empty());
+  EXPECT_EQ(j["greedy_ids"].size(), 4u);
+}
+
+TEST(CliBench, WriteOnlyKeepsARealCheckpoint) {
+  const std::string dir = moescope::test::temp_dir("cli-bench-synth") + "/m";
+  const ProcResult r = run_bench("--synthetic '" + moescope::test::model_fixture("qwen2_moe") +
+                                 "/config.json' --synthetic-dir '" + dir + "' --write-only");
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_TRUE(fs::exists(dir + "/model.safetensors"));
+  const json plan = json::parse(r.out);
+  EXPECT_EQ(plan["synthetic"]["weight_bytes"].get<uint64_t>(), tensor_bytes(dir + "/model.safetensors"));
+}
+
+TEST(Synthetic, CheckpointsForEveryFixtureFamilyLoadThroughTheLoader) {
+  for (const char* family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v3"}) {
+    SCOPED_TRACE(family);
+    const std::string cfg = moescope::test::model_fixture(family) + "/config.json";
+    const auto plan = moescope::plan_synthetic(cfg);
+    const std::string dir = moescope::test::temp_dir(std::string("synth-") + family);
+    moescope::write_synthetic_checkpoint(plan, dir, 3);
+    std::shared_ptr<const moescope::Model> m;
+    ASSERT_NO_THROW(m = moescope::Model::load(dir));
+    // Same parameter count as the real fixture checkpoint (F32 there, bf16 here).
+    const auto real = moescope::Model::load(moescope::test::model_fixture(family));
+    EXPECT_EQ(moescope::count_weight_parameters(m->weights()), moescope::count_weight_parameters(real->weights()));
+    EXPECT_EQ(tensor_bytes(dir + "/model.safetensors"), 2 * uint64_t(moescope::count_weight_parameters(m->weights())));
+    EXPECT_EQ(m->dtypes(), std::vector<std::string>{"BF16"});
+  }
+}
+
+TEST(Synthetic, BuiltinConfigsKeepThePublishedShapesAndFitTheBudget) {
+  const std::map<std::string, std::string> files = {{"olmoe-1b-7b", "OLMoE-1B-7B-0924.json"},
+                                                    {"qwen1.5-moe-a2.7b", "Qwen1.5-MoE-A2.7B.json"},
+                                                    {"qwen3-30b-a3b", "Qwen3-30B-A3B.json"},
+                                                    {"mixtral-8x7b", "Mixtral-8x7B-v0.1.json"},
+                                                    {"deepseek-v3", "DeepSeek-V3.json"}};
+  ASSERT_EQ(moescope::synthetic_names().size(), files.size());
+  for (const auto& [name, file] : files) {
+    SCOPED_TRACE(name);
+    const json published = read_json(moescope::test::fixtures_dir() + "/configs/" + file);
+    const auto plan = moescope::plan_synthetic(name);
+    EXPECT_LE(double(plan.weight_bytes), 4.0 * 1024 * 1024 * 1024);
+    const json got = json::parse(plan.config_json);
+    std::map<std::string, int64_t> scaled;
+    for (const auto& s : plan.scaled) {
+      ASSERT_TRUE(published.contains(s.key)) << s.key;
+      EXPECT_EQ(s.from, published[s.key].get<int64_t>()) << s.key;
+      EXPECT_LT(s.to, s.from) << s.key;
+      scaled[s.key] = s.to;
+    }
+    EXPECT_TRUE(scaled.count("num_hidden_layers"));  // every released model is over 4 GiB
+    for (const char* key : {"hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size",
+                            "moe_intermediate_size", "num_experts_per_tok", "num_experts", "num_local_experts",
+                            "n_routed_experts", "vocab_size", "head_dim", "kv_lora_rank", "q_lora_rank"}) {
+      if (!published.contains(key) || published[key].is_null()) continue;
+      const int64_t expect = scaled.count(key) ? scaled[key] : published[key].get<int64_t>();
+      EXPECT_EQ(got[key].get<int64_t>(), expect) << key;
+    }
+  }
+  // The scaled bytes are what the loader's own parameter count gives (bf16).
+  const auto p = moescope::plan_synthetic("olmoe-1b-7b", {.layers = 1});
+  EXPECT_EQ(p.weight_bytes, uint64_t(2 * moescope::count_parameters(p.config).total));
+  EXPECT_EQ(p.config.num_layers, 1);
+}
+
+TEST(CliBench, Errors) {
+  const std::string demo = "'" + moescope::test::demo_model() + "'";
+  struct Case {
+    std::string args;
+    int code;
+    std::string needle;
+  } cases[] = {
+      {demo + " --backend cuda", 1, "no CUDA device"},
+      {demo + " --probes maybe", 2, "--probes"},
+      {demo + " --gen 0", 2, "--gen"},
+      {"", 2, "exactly one of MODEL"},
+      {demo + " --synthetic olmoe-1b-7b", 2, "exactly one of MODEL"},
+      {demo + " --layers 2", 2, "--synthetic"},
+      {"--synthetic gpt-9", 1, "olmoe-1b-7b"},
+      {"--synthetic olmoe-1b-7b --write-only", 2, "--synthetic-dir"},
+      {"/nonexistent/model", 1, "/nonexistent/model"},
+  };
+  for (const auto& c : cases) {
+    const ProcResult r = run_bench(c.args);
+    EXPECT_EQ(r.code, c.code) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.needle), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find("moescope bench: error:"), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
