@@ -37,6 +37,7 @@ void MatrixHeatmap::setSpec(MatrixSpec spec) {
 }
 
 int MatrixHeatmap::leftMargin() const {
+  if (m_spec.left_margin > 0) return m_spec.left_margin;
   int w = 0;
   for (const QString& s : m_spec.row_labels) w = std::max(w, fontMetrics().horizontalAdvance(s));
   return w + 10 + (m_spec.y_title.isEmpty() ? 0 : fontMetrics().height() + 8);

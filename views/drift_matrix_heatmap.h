@@ -31,6 +31,7 @@ struct MatrixSpec {
   bool rotate_col_labels = false;   // token labels: rotated; categories: horizontal
   int fixed_cell_width = 0;         // > 0: cells this wide regardless of the widget width (scrolling strips)
   int fixed_cell_height = 0;
+  int left_margin = 0;              // > 0: fixed left margin (aligns the columns of stacked heatmaps)
   std::function<QString(int row, int col)> tooltip;
 };
 
