@@ -17,7 +17,18 @@ TraceWriter::TraceWriter(const std::string& path, TraceWriterOptions opt) : m_pa
 }
 
 TraceWriter::~TraceWriter() {
+  // Destroyed mid-run (an exception unwound the caller): keep what was recorded, but say the run did
+  // not finish (complete = 0).
   try {
+    if (m_in_run) {
+      send_dirty_rows();
+      Item it;
+      it.kind = Item::End;
+      it.next_token = m_recorder.data().next_token;
+      it.complete = false;
+      push(std::move(it));
+      m_in_run = false;
+    }
     close();
   } catch (...) {
   }
@@ -216,7 +227,7 @@ void TraceWriter::process(Item& it) {
         RunData shapes = m_pending_meta;
         open_stream(shapes);
       }
-      if (m_stream) m_stream->finish(it.next_token, true);
+      if (m_stream) m_stream->finish(it.next_token, it.complete);
       m_stream.reset();
       break;
     case Item::Task:

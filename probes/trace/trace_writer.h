@@ -35,7 +35,7 @@ class TraceWriter : public ProbeSink {
  public:
   // Creates (truncates) `path`; Error when it cannot.
   explicit TraceWriter(const std::string& path, TraceWriterOptions opt = {});
-  ~TraceWriter() override;  // close(), errors swallowed
+  ~TraceWriter() override;  // close(), errors swallowed; a run still open is marked complete = 0
 
   // Start a run (/runs/<meta.name>); shapes from config when given, else from the first routing batch.
   void begin_run(RunData meta, const ModelConfig* config = nullptr);
@@ -68,6 +68,7 @@ class TraceWriter : public ProbeSink {
     int first_step = 0;
     int tokens = 0, steps = 0;  // Rewind
     int64_t next_token = -1;    // End
+    bool complete = true;       // End
     std::vector<std::pair<int, int>> logit_rows;  // Rows without keep_logits: (first, rows) in block.next_logits
     std::function<void(TraceFile&)> task;
   };

@@ -323,6 +323,21 @@ TEST(TraceWriter, SeveralRunsInOneFile) {
   EXPECT_EQ(runs[1].label, "csv");
 }
 
+TEST(TraceWriter, DestroyedMidRunMarksTheRunIncomplete) {
+  const std::string path = test::temp_dir("trace") + "/aborted.h5";
+  {
+    TraceWriter w(path);
+    w.begin_run(RunData());
+    test::SinkDriver drv;
+    drv.step(w, 0, 5, true);
+    drv.step(w, 5, 1, false);
+  }  // no end_run / close: as when an exception unwinds `moescope trace`
+  const RunData r = TraceReader(path).read_run("0");
+  EXPECT_FALSE(r.complete);
+  EXPECT_EQ(r.num_tokens(), 6);
+  EXPECT_EQ(r.num_steps(), 2);
+}
+
 TEST(TraceWriter, BadPathFailsAtOnce) {
   EXPECT_THROW(TraceWriter("/nonexistent-dir/x/y.h5"), Error);
 }
