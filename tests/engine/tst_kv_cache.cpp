@@ -112,3 +112,17 @@ TEST(KvCacheLimits, DecodeStepsDoNotAllocate) {
 }
 
 }  // namespace
+
+namespace {
+
+// Every output value is computed by one thread in a fixed order, so results do not depend on the
+// number of threads (traces recorded on different machines agree bit for bit).
+TEST(KvCacheLimits, ResultsDoNotDependOnThreadCount) {
+  auto model = Model::load(test::model_fixture("qwen2_moe"));
+  const auto ids = test::Reference(test::model_reference("qwen2_moe")).ids("input_ids");
+  auto one = make_cpu_backend(model, 1, 32);
+  auto three = make_cpu_backend(model, 3, 32);
+  EXPECT_EQ(forward(*one, ids, 0, int(ids.size()), true), forward(*three, ids, 0, int(ids.size()), true));
+}
+
+}  // namespace
