@@ -123,6 +123,19 @@ TEST(KvCacheLimits, ResultsDoNotDependOnThreadCount) {
   auto one = make_cpu_backend(model, 1, 32);
   auto three = make_cpu_backend(model, 3, 32);
   EXPECT_EQ(forward(*one, ids, 0, int(ids.size()), true), forward(*three, ids, 0, int(ids.size()), true));
+  // the demo's matrices are large enough to be split across threads
+  auto demo = Model::load(test::demo_model());
+  const auto dids = test::Reference(test::demo_reference()).ids("prose.input_ids");
+  auto d1 = make_cpu_backend(demo, 1, 64), d3 = make_cpu_backend(demo, 3, 64);
+  ForwardArgs a;
+  a.tokens = dids.data();
+  a.count = int(dids.size());
+  a.all_logits = true;
+  const size_t n = dids.size() * 4096;
+  const float* p1 = d1->forward(a);
+  const std::vector<float> l1(p1, p1 + n);
+  const float* p3 = d3->forward(a);
+  EXPECT_EQ(l1, std::vector<float>(p3, p3 + n));
 }
 
 }  // namespace
