@@ -224,6 +224,13 @@ void MainWindow::createToolBar() {
     m_load->setLayer(i);
     m_details->setLayer(i);
   });
+  m_run_combo = new QComboBox;
+  m_run_combo->setObjectName(QStringLiteral("traceRunCombo"));
+  m_run_combo->setToolTip(tr("Run of the open trace (a comparison trace holds one run per strategy)"));
+  tb->addSeparator();
+  m_run_combo_action = tb->addWidget(m_run_combo);
+  m_run_combo_action->setVisible(false);
+  connect(m_run_combo, &QComboBox::currentIndexChanged, this, [this](int i) { m_controller->selectTraceRun(i); });
   tb->addSeparator();
   tb->addAction(action(QStringLiteral("actionExport")));
 }
@@ -375,6 +382,12 @@ void MainWindow::open(const QString& path) {
 }
 
 void MainWindow::onLoaded(const ModelSummary& s) {
+  {
+    QSignalBlocker block(m_run_combo);
+    m_run_combo->clear();
+    m_run_combo->addItems(m_controller->traceRuns());
+  }
+  m_run_combo_action->setVisible(m_run_combo->count() > 1);
   setWindowTitle(QStringLiteral("%1 \u2014 MoEScope").arg(s.name));
   addRecent(s.path);
   m_progress->hide();

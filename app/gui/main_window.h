@@ -46,6 +46,7 @@ class MainWindow : public QMainWindow {
   views::TokenDetailsView* tokenDetails() const { return m_details; }
   views::ExpertLoadView* expertLoad() const { return m_load; }
   QTabWidget* heatmapTabs() const { return m_tabs; }
+  QComboBox* traceRunCombo() const { return m_run_combo; }
   QMessageBox* lastErrorBox() const { return m_error_box; }
   QAction* action(const QString& name) const;  // by objectName, e.g. "actionStep"
   QStringList recentFiles() const { return m_recent; }
@@ -95,6 +96,8 @@ class MainWindow : public QMainWindow {
   QDockWidget* m_details_dock = nullptr;
   QDockWidget* m_load_dock = nullptr;
   QComboBox* m_layer_combo;
+  QComboBox* m_run_combo;
+  QAction* m_run_combo_action = nullptr;
   QSpinBox* m_run_n;
   QProgressBar* m_progress;
   QPushButton* m_cancel_button;

@@ -16,8 +16,7 @@ namespace moescope::gui {
 
 namespace {
 struct TraceLoad {
-  RunSnapshot run;
-  int runs = 0;
+  std::vector<RunSnapshot> runs;
   QString error;
 };
 }  // namespace
@@ -99,7 +98,25 @@ void SessionController::open(const QString& path) {
     openModel(path);
 }
 
+QStringList SessionController::traceRuns() const {
+  QStringList out;
+  if (m_state != State::Trace) return out;
+  for (const RunSnapshot& r : m_trace_runs)
+    out << QStringLiteral("%1: %2").arg(QString::fromStdString(r->name), QString::fromStdString(r->strategy));
+  return out;
+}
+
+void SessionController::selectTraceRun(int index) {
+  if (m_state != State::Trace || index < 0 || index >= int(m_trace_runs.size()) || index == m_trace_index) return;
+  m_trace_index = index;
+  m_snapshot = m_trace_runs[size_t(index)];
+  m_strategy = QString::fromStdString(m_snapshot->strategy);
+  emit strategyChanged(m_strategy);
+  emit snapshotChanged(m_snapshot);
+}
+
 void SessionController::openModel(const QString& dir) {
+  m_trace_runs.clear();
   m_worker->requestCancel();  // a load or run in progress gives way to the new one
   setState(State::Loading);
   m_has_model = false;
@@ -123,18 +140,21 @@ void SessionController::openTrace(const QString& path) {
       emit loadFailed(r.error, false);
       return;
     }
+    const RunSnapshot& first = r.runs.front();
     ModelSummary s;
     s.path = path;
     s.name = QFileInfo(path).fileName();
-    s.family = QString::fromStdString(r.run->family);
-    s.moe_layers = r.run->num_moe_layers();
+    s.family = QString::fromStdString(first->family);
+    s.moe_layers = first->num_moe_layers();
     s.layers = s.moe_layers;
-    s.experts = r.run->num_experts;
-    s.k = r.run->k_max;
+    s.experts = first->num_experts;
+    s.k = first->k_max;
     s.is_trace = true;
     m_summary = s;
-    m_snapshot = r.run;
-    m_strategy = QString::fromStdString(r.run->strategy);
+    m_trace_runs = r.runs;
+    m_trace_index = 0;
+    m_snapshot = first;
+    m_strategy = QString::fromStdString(first->strategy);
     setState(State::Trace);
     emit loadProgress(1.0, tr("loaded"));
     emit loaded(s);
@@ -146,8 +166,8 @@ void SessionController::openTrace(const QString& path) {
     try {
       TraceReader reader(p);
       if (reader.info().runs.empty()) throw std::runtime_error(p + ": the trace has no runs");
-      r.runs = int(reader.info().runs.size());
-      r.run = std::make_shared<const RunData>(reader.read_run(reader.info().runs.front()));
+      for (const std::string& name : reader.info().runs)
+        r.runs.push_back(std::make_shared<const RunData>(reader.read_run(name)));
     } catch (const std::exception& e) {
       r.error = QString::fromStdString(e.what());
     }

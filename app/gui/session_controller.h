@@ -6,6 +6,8 @@
 #pragma once
 #include <QObject>
 #include <QString>
+#include <QStringList>
+#include <vector>
 #include <QTimer>
 #include <memory>
 
@@ -35,6 +37,11 @@ class SessionController : public QObject {
   const ModelSummary& summary() const { return m_summary; }
   RunSnapshot snapshot() const { return m_snapshot; }
   QString strategy() const { return m_strategy; }
+  // Runs of the open trace ("name: strategy"), empty when no trace is open; a compare trace has one
+  // run per strategy.
+  QStringList traceRuns() const;
+  void selectTraceRun(int index);
+  int traceRun() const { return m_trace_index; }
 
   // A checkpoint directory or a .h5 trace.
   void open(const QString& path);
@@ -88,6 +95,8 @@ class SessionController : public QObject {
   RunSnapshot m_snapshot;
   QString m_strategy = QStringLiteral("native");
   int m_trace_request = 0;
+  std::vector<RunSnapshot> m_trace_runs;
+  int m_trace_index = 0;
 };
 
 }  // namespace moescope::gui

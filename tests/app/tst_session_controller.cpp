@@ -11,6 +11,7 @@
 #include "app/gui/session_controller.h"
 #include "engine/session/session.h"
 #include "probes/recorder/run_recorder.h"
+#include "probes/trace/trace_file.h"
 #include "probes/trace/trace_reader.h"
 
 using namespace moescope;
@@ -212,6 +213,31 @@ class TestSessionController : public QObject {
     QCOMPARE(c.snapshot()->token_ids, shown->token_ids);
     QCOMPARE(c.snapshot()->weights, shown->weights);
     QVERIFY(snaps.count() > 0);
+    // A trace with two runs (as `moescope compare` writes): both listed, either can be shown.
+    const QString two = tmp.filePath(QStringLiteral("two-runs.h5"));
+    {
+      RunData a = *shown, b = *shown;
+      a.name = "0";
+      b.name = "1";
+      b.strategy = "hash";
+      std::reverse(b.token_ids.begin(), b.token_ids.end());
+      auto file = TraceFile::create(two.toStdString());
+      file->write_run(a);
+      file->write_run(b);
+      file->close();
+    }
+    c.openTrace(two);
+    QVERIFY(wait_until([&] { return c.state() == SessionController::State::Trace && c.traceRuns().size() == 2; }, 30000));
+    QCOMPARE(c.traceRuns().at(1), QStringLiteral("1: hash"));
+    QCOMPARE(c.snapshot()->token_ids, shown->token_ids);
+    QSignalSpy strategy(&c, &SessionController::strategyChanged);
+    c.selectTraceRun(1);
+    QCOMPARE(c.traceRun(), 1);
+    QCOMPARE(c.strategy(), QStringLiteral("hash"));
+    std::vector<int64_t> reversed = shown->token_ids;
+    std::reverse(reversed.begin(), reversed.end());
+    QCOMPARE(c.snapshot()->token_ids, reversed);
+    QCOMPARE(strategy.count(), 1);
     // A file that is not a trace fails with the reader's message.
     QSignalSpy failed(&c, &SessionController::loadFailed);
     const QString junk = tmp.filePath(QStringLiteral("junk.h5"));
