@@ -44,7 +44,8 @@ int MatrixHeatmap::leftMargin() const {
 }
 
 int MatrixHeatmap::topMargin() const {
-  int lines = 1 + (m_spec.subtitle.isEmpty() ? 0 : 1) + (m_spec.outline_legend.isEmpty() ? 0 : 1);
+  int lines = 1 + (m_spec.subtitle.isEmpty() ? 0 : int(m_spec.subtitle.count(QLatin1Char('\n'))) + 1) +
+              (m_spec.outline_legend.isEmpty() ? 0 : 1);
   return lines * (fontMetrics().height() + 2) + 10 + (m_spec.marker_column >= 0 ? fontMetrics().height() : 0);
 }
 
@@ -99,8 +100,10 @@ void MatrixHeatmap::paintEvent(QPaintEvent*) {
   int y = 4 + line;
   p.setPen(QColor(0x44, 0x44, 0x44));
   if (!m_spec.subtitle.isEmpty()) {
-    p.drawText(QRect(8, y, width() - 16, line), Qt::AlignLeft | Qt::AlignVCenter, m_spec.subtitle);
-    y += line;
+    for (const QString& s : m_spec.subtitle.split(QLatin1Char('\n'))) {
+      p.drawText(QRect(8, y, width() - 16, line), Qt::AlignLeft | Qt::AlignVCenter, s);
+      y += line;
+    }
   }
   if (!m_spec.outline_legend.isEmpty()) {
     p.drawText(QRect(8, y, width() - 16, line), Qt::AlignLeft | Qt::AlignVCenter, m_spec.outline_legend);
@@ -119,9 +122,12 @@ void MatrixHeatmap::paintEvent(QPaintEvent*) {
       const double v = m_spec.values[size_t(r) * m_spec.cols + c];
       const QColor col = matrix_colour(m_spec, v);
       p.fillRect(cell, col);
-      if (m_spec.show_values && cr.w >= fm.horizontalAdvance(QStringLiteral("-0.00")) + 2 && cr.h >= fm.height() && !std::isnan(v)) {
-        p.setPen(text_colour_on(col));
-        p.drawText(cell, Qt::AlignCenter, QString::number(v, 'f', m_spec.decimals));
+      if (m_spec.show_values && v != 0.0 && !std::isnan(v) && cr.h >= fm.height()) {
+        const QString text = QString::number(v, 'f', m_spec.decimals);
+        if (cr.w >= fm.horizontalAdvance(text) + 2) {
+          p.setPen(text_colour_on(col));
+          p.drawText(cell, Qt::AlignCenter, text);
+        }
       }
     }
   // Separators, outlines, frame.

@@ -172,7 +172,7 @@ void DriftView::refresh() {
 void DriftView::refreshLayers() {
   MatrixSpec spec;
   spec.title = tr("Expert transitions between consecutive MoE layers");
-  spec.bar_title = tr("P(expert at next layer | expert at this layer)");
+  spec.bar_title = tr("P(next-layer expert | expert)");
   const int M = m_run ? m_run->num_moe_layers() : 0;
   if (!m_run || M < 2 || m_run->num_tokens() == 0) {
     spec.subtitle = tr("needs a run with at least two MoE layers");
@@ -184,7 +184,8 @@ void DriftView::refreshLayers() {
   const std::vector<int64_t> counts = metrics::transition_matrix(*m_run, m_pair, m_top1);
   const double h = metrics::conditional_entropy(counts, E);
   spec.title = tr("Expert transitions, layer %1 \u2192 layer %2 (%3)").arg(la).arg(lb).arg(m_top1 ? tr("top-1 experts") : tr("all selected pairs"));
-  spec.subtitle = tr("row = expert at layer %1, column = expert at layer %2; rows sum to 1.  H(e%2 | e%1) = %3 nats (uniform: %4)")
+  spec.subtitle = tr("row = a token's expert at layer %1 (token count), column = its expert at layer %2; rows sum to 1\n"
+                     "conditional entropy H(e%2 | e%1) = %3 nats (%4 if layer %2 ignored layer %1 and spread evenly)")
                       .arg(la).arg(lb).arg(h, 0, 'f', 3).arg(std::log(double(E)), 0, 'f', 3);
   spec.x_title = tr("expert at layer %1").arg(lb);
   spec.y_title = tr("expert at layer %1").arg(la);
@@ -252,6 +253,10 @@ void DriftView::refreshTime() {
     }
     lc->legend()->setAlignment(Qt::AlignRight);
     lc->legend()->setVisible(true);
+    QFont lf = lc->legend()->font();
+    lf.setPointSizeF(std::max(6.0, lf.pointSizeF() - 2));
+    lc->legend()->setFont(lf);
+    ax->applyNiceNumbers();
     style_axes(ax, ay);
   } else {
     lc->setTitle(tr("Expert load over the sequence (no tokens yet)"));
@@ -277,11 +282,14 @@ void DriftView::refreshTime() {
         wmax = std::max(wmax, int(w + 1) * window);
       }
       s->setPointsVisible(true);
+      s->setColor(QColor::fromHsv((l * 300) / std::max(1, M), 200, 200));
       jc->addSeries(s);
     }
     ax->setRange(0, wmax + window / 2.0);
     ax->setLabelFormat(QStringLiteral("%d"));
     ay->setRange(0, std::min(std::log(2.0), ymax * 1.15));
+    ay->applyNiceNumbers();
+    ax->applyNiceNumbers();
     jc->addAxis(ax, Qt::AlignBottom);
     jc->addAxis(ay, Qt::AlignLeft);
     for (QAbstractSeries* s : jc->series()) s->attachAxis(ax), s->attachAxis(ay);

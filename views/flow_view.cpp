@@ -31,7 +31,7 @@ void FlowView::setTopBands(int n) {
 
 QRect FlowView::plotRect() const {
   const int line = fontMetrics().height() + 2;
-  return QRect(40, 8 + 2 * line + line + 4, std::max(10, width() - 80), std::max(10, height() - (8 + 3 * line + 4) - 2 * line - 12));
+  return QRect(40, 8 + 3 * line + line + 4, std::max(10, width() - 80), std::max(10, height() - (8 + 4 * line + 4) - 2 * line - 12));
 }
 
 FlowLayout FlowView::currentLayout() const {
@@ -53,8 +53,8 @@ void FlowView::paintEvent(QPaintEvent*) {
              QStringLiteral("Token paths through the MoE layers (top-1 expert of each token)"));
   p.setFont(font());
   p.setPen(QColor(0x44, 0x44, 0x44));
-  p.drawText(QRect(8, 8 + line, width() - 16, line), Qt::AlignLeft | Qt::AlignVCenter,
-             QStringLiteral("node height = tokens whose top-1 expert it is; band = tokens moving between two experts "
+  p.drawText(QRect(8, 8 + line, width() - 16, 2 * line), Qt::AlignLeft | Qt::AlignVCenter,
+             QStringLiteral("node height = tokens whose top-1 expert it is; band = tokens moving between two experts\n"
                             "(the %1 largest transitions per layer pair, coloured by the source expert)")
                  .arg(m_top_bands));
   const FlowLayout layout = currentLayout();
