@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/cpu/dot_kernels.h"
+#include "engine/cpu/tile_kernels.h"
 #include "engine/util/error.h"
 #include "engine/util/half.h"
 #include "engine/util/thread_pool.h"
@@ -67,6 +68,20 @@ detail::DotRowsFn fn_for(const TensorRef& W) {
     case DType::BF16: return t.bf16;
     case DType::F16: return t.f16;
     default: throw Error("tensor '" + W.name + "': dtype " + dtype_name(W.dtype) + " is not supported for matrices");
+  }
+}
+
+using TileRows = detail::TileRowsFn;
+
+// Null when the scalar kernels are in use (they stay the reference for every batch size).
+TileRows tile_fn_for(const TensorRef& W) {
+  const detail::TileTable* t = g_simd ? detail::avx2_tile_table() : nullptr;
+  if (!t) return nullptr;
+  switch (W.dtype) {
+    case DType::F32: return t->f32;
+    case DType::BF16: return t->bf16;
+    case DType::F16: return t->f16;
+    default: return nullptr;
   }
 }
 
@@ -140,18 +155,31 @@ void linear_multi(ThreadPool& pool, const float* x, int64_t ldx, int T, const Li
   // Enough work per chunk that handing it to another thread pays off (~64k multiply-adds, a few
   // microseconds); smaller matrices run on the calling thread.
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, K * T));
+  // Batches (prefill) take the register-tiled kernel over each job's run of rows; one token (decode)
+  // keeps the row dots, whose cost is reading the weights.
+  TileRows tile_fns[4] = {};
+  if (T >= 2)
+    for (int j = 0; j < njobs; ++j) tile_fns[j] = tile_fn_for(*jobs[j].W);
   pool.parallel_for(total, grain, [&](int64_t begin, int64_t end, int) {
     int j = 0;
-    for (int64_t r = begin; r < end; ++r) {
+    for (int64_t r = begin; r < end;) {
       while (r >= prep[j].first_row + prep[j].rows) ++j;
       const Prepared& p = prep[j];
       const int64_t n = r - p.first_row;
       float* y = p.y + n;
-      p.fn(x, ldx, T, p.w + size_t(n) * p.row_bytes, p.K, y, p.ldy);
-      if (p.bias_ref) {
-        const float b = p.bias ? p.bias[n] : p.bias_ref->at(n);
-        for (int t = 0; t < T; ++t) y[int64_t(t) * p.ldy] += b;
+      int64_t count = 1;
+      if (tile_fns[j]) {
+        count = std::min(end, p.first_row + p.rows) - r;
+        tile_fns[j](x, ldx, T, p.w + size_t(n) * p.row_bytes, p.K, int(count), y, p.ldy);
+      } else {
+        p.fn(x, ldx, T, p.w + size_t(n) * p.row_bytes, p.K, y, p.ldy);
       }
+      if (p.bias_ref)
+        for (int64_t c = 0; c < count; ++c) {
+          const float b = p.bias ? p.bias[n + c] : p.bias_ref->at(n + c);
+          for (int t = 0; t < T; ++t) y[int64_t(t) * p.ldy + c] += b;
+        }
+      r += count;
     }
   });
 }

@@ -1,0 +1,23 @@
+// Internal: register-tiled kernels for batches of tokens (prefill), behind cpu::linear.
+// y[t * ldy + r] = dot(x + t * ldx, w + r * K) for r < R consecutive weight rows, t < T tokens.
+// Each weight chunk is widened once per three tokens and each activation chunk is reused by four weight
+// rows, so a batch costs about half the loads of one-row-at-a-time dots (dot_kernels.h), which remain
+// the path for a single token (decode), where reading the weights is the whole cost.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace moescope::cpu::detail {
+
+using TileRowsFn = void (*)(const float* x, int64_t ldx, int T, const void* w, int64_t K, int R, float* y, int64_t ldy);
+
+struct TileTable {
+  TileRowsFn f32 = nullptr;
+  TileRowsFn bf16 = nullptr;
+  TileRowsFn f16 = nullptr;
+};
+
+// Null when the CPU lacks AVX2/FMA/F16C.
+const TileTable* avx2_tile_table();
+
+}  // namespace moescope::cpu::detail
