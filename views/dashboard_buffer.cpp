@@ -67,10 +67,10 @@ bool DashboardBuffer::ingest(const RunData& run, double now_s, double rss_mb) {
   const int steps = std::min(run.num_steps(), int(run.step_tokens.size()));
   const int tokens = run.num_tokens();
   if (steps < m_seen_steps || tokens < m_seen_tokens || run.num_experts != m_experts) {
+    // A new run (or a reset / rewind): everything it holds is new work.
     m_experts = run.num_experts;
-    m_seen_steps = steps;
-    m_seen_tokens = tokens;
-    return false;
+    m_seen_steps = 0;
+    m_seen_tokens = 0;
   }
   if (steps == m_seen_steps) return false;
   DashboardSample s = sample_for(run, m_seen_steps, steps, m_seen_tokens, tokens);

@@ -30,8 +30,8 @@ class DashboardBuffer {
   double window() const { return m_window_s; }
   size_t maxSamples() const { return m_max; }
 
-  // Consumes what `run` holds beyond the last ingest (a shorter run, i.e. a reset or a rewind, starts
-  // over from its current length without a sample). Returns whether a sample was added.
+  // Consumes what `run` holds beyond the last ingest (a shorter run, i.e. a reset or a rewind, or one
+  // with another expert count counts as new from its start). Returns whether a sample was added.
   bool ingest(const RunData& run, double now_s, double rss_mb);
   // One sample per step of a finished run, t = cumulative engine time. Clears the buffer first.
   void replay(const RunData& run);

@@ -48,6 +48,7 @@ void add_axes(QChart* c, double x0, double x1, double y0, double y1, const QStri
   ax->setTitleText(xt);
   ay->setTitleText(yt);
   ay->applyNiceNumbers();
+  ax->applyNiceNumbers();
   c->addAxis(ax, Qt::AlignBottom);
   c->addAxis(ay, Qt::AlignLeft);
   for (QAbstractSeries* s : c->series()) s->attachAxis(ax), s->attachAxis(ay);
@@ -128,11 +129,11 @@ void DashboardView::tick() {
     return;
   }
   m_dirty = false;
+  ++m_ticks;
   if (m_pending && m_buffer.ingest(*m_pending, m_clock.elapsed() / 1000.0, current_rss_mb())) rebuild();
 }
 
 void DashboardView::rebuild() {
-  ++m_refreshes;
   const auto& s = m_buffer.samples();
   const QString xt = m_replayed ? tr("engine time (s)") : tr("time (s)");
   const double x1 = s.empty() ? 1.0 : s.back().t_s;
@@ -205,6 +206,9 @@ void DashboardView::rebuild() {
   }
   c->legend()->setAlignment(Qt::AlignRight);
   c->legend()->setVisible(E > 0);
+  QFont lf = c->legend()->font();
+  lf.setPointSizeF(std::max(6.0, lf.pointSizeF() - 2.5));
+  c->legend()->setFont(lf);
   add_axes(c, x0, x1, 0, 1, xt, tr("share of selections"));
 
   if (s.empty()) {

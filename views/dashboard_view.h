@@ -33,7 +33,7 @@ class DashboardView : public QWidget {
   void clear();
 
   const DashboardBuffer& buffer() const { return m_buffer; }
-  int refreshCount() const { return m_refreshes; }  // chart rebuilds so far (tests check the coalescing)
+  int refreshCount() const { return m_ticks; }  // timer ticks that ingested a snapshot (tests check the coalescing)
   QChartView* throughputChart() const { return m_tps; }
   QChartView* latencyChart() const { return m_latency; }
   QChartView* memoryChart() const { return m_memory; }
@@ -47,7 +47,7 @@ class DashboardView : public QWidget {
   RunSnapshot m_pending;
   bool m_dirty = false;
   bool m_replayed = false;
-  int m_refreshes = 0;
+  int m_ticks = 0;
   QTimer m_timer;
   QElapsedTimer m_clock;
   QSpinBox* m_minutes;

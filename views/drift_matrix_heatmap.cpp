@@ -14,7 +14,7 @@
 namespace moescope::views {
 
 namespace {
-constexpr int kMinCell = 12, kMaxCellW = 70, kMaxCellH = 40;
+constexpr int kMinCell = 12, kMaxCellW = 90, kMaxCellH = 40;
 constexpr int kBarWidth = 14;
 }  // namespace
 

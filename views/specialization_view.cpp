@@ -178,7 +178,8 @@ void SpecializationView::refresh() {
                              .arg(runs.size()).arg(tokens).arg(std::accumulate(m.counts.begin(), m.counts.end(), int64_t(0)))
                        : tr("p(expert | category); uniform routing would give %1 per expert; %2 runs, %3 tokens")
                              .arg(m.num_experts > 0 ? 1.0 / m.num_experts : 0.0, 0, 'f', 3).arg(runs.size()).arg(tokens);
-  spec.outline_legend = tr("orange boxes: each category's most used expert (thick) and second most used (thin), by selection count");
+  spec.outline_legend = tr("orange boxes: each category's most used expert (thick) and second most used (thin), by selection count%1")
+                            .arg(npmi ? tr("; grey = never selected") : QString());
   spec.x_title = labels ? tr("prompt label (category)") : tr("token class (category)");
   spec.y_title = tr("expert (%1)").arg(m_sort_box->count() ? m_sort_box->currentText() : tr("by expert id"));
   spec.bar_title = npmi ? tr("normalised PMI") : tr("p(expert | category)");
@@ -192,7 +193,10 @@ void SpecializationView::refresh() {
     spec.row_labels << m_model->headerData(r, Qt::Vertical).toString();
     for (int c = 0; c < cols; ++c) {
       const QModelIndex i = m_model->index(r, c);
-      const double v = npmi ? i.data(SpecializationModel::NpmiRole).toDouble() : i.data(SpecializationModel::ShareRole).toDouble();
+      const bool never = i.data(SpecializationModel::CountRole).toLongLong() == 0;
+      // Never-selected cells (nPMI = -1 by definition) are grey, so the colour scale fits the rest.
+      const double v = npmi ? (never ? std::nan("") : i.data(SpecializationModel::NpmiRole).toDouble())
+                            : i.data(SpecializationModel::ShareRole).toDouble();
       spec.values.push_back(v);
       if (!npmi) spec.range = std::max(spec.range, v);
       spec.outline.push_back(uint8_t(i.data(SpecializationModel::TopExpertRole).toInt()));
