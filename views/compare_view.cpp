@@ -37,7 +37,7 @@ namespace moescope::views {
 
 namespace {
 constexpr int kLeft = 130;    // shared left margin: columns of every strip line up
-constexpr int kRight = 86;    // colour bar
+constexpr int kRight = 104;   // colour bar and its title
 constexpr int kChartHeight = 230;
 
 QString piece(const RunData& r, int t) {
@@ -119,8 +119,9 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent), m_metrics(new Compa
   m_table->horizontalHeader()->setStretchLastSection(true);
   split->addWidget(m_scroll);
   split->addWidget(m_table);
-  split->setStretchFactor(0, 4);
-  split->setStretchFactor(1, 1);
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 2);
+  m_table->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   layout->addWidget(split, 1);
 
   connect(m_run, &QPushButton::clicked, this, &CompareView::requestRun);
@@ -329,10 +330,13 @@ void CompareView::refresh() {
   m_jaccard->setSpec(j);
 
   // KL per position, its plot area aligned with the heatmap columns above.
-  chart->setTitle(pc.has_logits ? tr("KL(P_A || P_B) of the next-token distributions per position (nats); mean %1, max %2")
+  chart->setTitle(pc.has_logits ? tr("KL(P_A || P_B) of the next-token distributions per position (nats); mean %1, max %2%3")
                                       .arg(pc.kl_mean, 0, 'f', 3).arg(pc.kl_max, 0, 'f', 3)
+                                      .arg(fd >= 0 && fd < n ? tr("; red line = first divergent token") : QString())
                                 : tr("KL per position: the runs carry no next-token logits"));
-  chart->legend()->setAlignment(Qt::AlignTop);
+  chart->legend()->setVisible(false);
+  chart->setBackgroundRoundness(0);
+  chart->setBackgroundBrush(Qt::white);
   auto* kl = new QLineSeries();
   kl->setName(tr("KL per position"));
   double kmax = 0.01;
@@ -353,7 +357,9 @@ void CompareView::refresh() {
   ax->setRange(-0.5, n - 0.5);
   ax->setTitleText(tr("token position"));
   ax->setLabelFormat(QStringLiteral("%d"));
-  ax->setTickCount(std::min(n, 12) + 1);
+  ax->setTickType(QValueAxis::TicksDynamic);
+  ax->setTickAnchor(0);
+  ax->setTickInterval(n > 60 ? 10 : n > 12 ? 5 : 1);
   ay->setRange(0, kmax * 1.1);
   ay->setTitleText(tr("KL (nats)"));
   chart->addAxis(ax, Qt::AlignBottom);
@@ -369,7 +375,9 @@ void CompareView::refresh() {
     height += s.height() + 2;
   }
   m_kl->setFixedSize(width, kChartHeight);
-  chart->setPlotArea(QRectF(kLeft, 40, n * kCellWidth, kChartHeight - 40 - 50));
+  m_kl->setBackgroundBrush(Qt::white);
+  chart->setGeometry(QRectF(0, 0, width, kChartHeight));  // before the view's first resize event too
+  chart->setPlotArea(QRectF(kLeft, 48, n * kCellWidth, kChartHeight - 48 - 52));
   height += kChartHeight;
   m_scroll->widget()->setFixedSize(width, height);
 }

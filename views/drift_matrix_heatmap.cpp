@@ -60,7 +60,7 @@ int MatrixHeatmap::bottomMargin() const {
   return label + 10 + (m_spec.x_title.isEmpty() ? 0 : fm.height() + 6);
 }
 
-int MatrixHeatmap::rightMargin() const { return m_spec.bar_title.isEmpty() ? 16 : 86; }
+int MatrixHeatmap::rightMargin() const { return m_spec.bar_title.isEmpty() ? 16 : 100; }
 
 HeatmapGeometry MatrixHeatmap::geometry_for_size(const QSize& size) const {
   const int cols = m_spec.cols, rows = m_spec.rows;

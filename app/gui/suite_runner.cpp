@@ -138,3 +138,111 @@ void SuiteRunner::attach(views::SpecializationView* view, std::function<SuiteReq
 }
 
 }  // namespace moescope::gui
+
+// ---- install_analysis_views ------------------------------------------------------------------------
+
+#include <QDir>
+#include <QDockWidget>
+#include <QFutureWatcher>
+#include <QMainWindow>
+#include <QMenu>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include "app/gui/compare_runner.h"
+#include "app/gui/session_controller.h"
+#include "probes/trace/trace_reader.h"
+#include "views/compare_view.h"
+#include "views/dashboard_view.h"
+#include "views/drift_view.h"
+
+namespace moescope::gui {
+
+namespace {
+QDockWidget* add_dock(QMainWindow* window, QWidget* view, const QString& title, const QString& name, QDockWidget* tab_with) {
+  auto* dock = new QDockWidget(title, window);
+  dock->setObjectName(name);
+  dock->setWidget(view);
+  window->addDockWidget(Qt::BottomDockWidgetArea, dock);
+  if (tab_with) window->tabifyDockWidget(tab_with, dock);
+  dock->hide();
+  return dock;
+}
+}  // namespace
+
+AnalysisViews install_analysis_views(QMainWindow* window, SessionController* controller, QMenu* menu,
+                                     const QString& datasets_dir) {
+  AnalysisViews a;
+  a.drift = new views::DriftView();
+  a.specialization = new views::SpecializationView();
+  a.dashboard = new views::DashboardView();
+  a.compare = new views::CompareView();
+  a.suite_runner = new SuiteRunner(window);
+  a.compare_runner = new CompareRunner(window);
+  QDockWidget* d0 = add_dock(window, a.drift, QObject::tr("Drift"), QStringLiteral("driftDock"), nullptr);
+  QDockWidget* d1 = add_dock(window, a.specialization, QObject::tr("Specialisation"), QStringLiteral("specializationDock"), d0);
+  QDockWidget* d2 = add_dock(window, a.dashboard, QObject::tr("Throughput"), QStringLiteral("dashboardDock"), d1);
+  QDockWidget* d3 = add_dock(window, a.compare, QObject::tr("Compare"), QStringLiteral("compareDock"), d2);
+  a.docks = {d0, d1, d2, d3};
+  if (menu)
+    for (QDockWidget* d : a.docks) menu->addAction(d->toggleViewAction());
+
+  auto model_dir = [controller]() -> QString {
+    return controller->hasModel() && !controller->summary().is_trace ? controller->summary().path : QString();
+  };
+  const QString prompts_dir = QDir(datasets_dir).filePath(QStringLiteral("prompts"));
+  a.suite_runner->attach(a.specialization, [model_dir, prompts_dir] {
+    QVector<PromptEntry> all = load_prompt_suites(prompts_dir), demo;
+    for (const PromptEntry& e : all)
+      if (e.suite == QStringLiteral("demo-domains")) demo.push_back(e);
+    return SuiteRequest{model_dir(), demo.isEmpty() ? all : demo};
+  });
+  a.compare_runner->attach(a.compare, model_dir);
+
+  // Live snapshots: the drift and specialisation views recompute only while visible (the latest
+  // snapshot is applied when they are shown); the dashboard always ingests (it coalesces itself).
+  auto latest = std::make_shared<RunSnapshot>();
+  views::DriftView* drift = a.drift;
+  views::SpecializationView* spec = a.specialization;
+  SuiteRunner* suite = a.suite_runner;
+  auto apply = [=] {
+    if (d0->isVisible()) drift->setSnapshot(*latest);
+    if (d1->isVisible() && suite->results().empty()) spec->setSnapshot(*latest);
+  };
+  QObject::connect(controller, &SessionController::snapshotChanged, window, [=, dash = a.dashboard](RunSnapshot run) {
+    *latest = run;
+    if (controller->state() == SessionController::State::Trace) dash->replay(run);
+    else dash->setSnapshot(run);
+    apply();
+  });
+  for (QDockWidget* d : {d0, d1})
+    QObject::connect(d, &QDockWidget::visibilityChanged, window, [apply](bool visible) {
+      if (visible) apply();
+    });
+  // A trace with several runs: suites feed the map, compare traces the compare view.
+  QObject::connect(controller, &SessionController::loaded, window, [=, cmp = a.compare](const ModelSummary& s) {
+    if (!s.is_trace) return;
+    auto* watcher = new QFutureWatcher<std::vector<RunData>>(window);
+    QObject::connect(watcher, &QFutureWatcher<std::vector<RunData>>::finished, window, [=] {
+      std::vector<RunSnapshot> runs;
+      try {
+        for (RunData& r : watcher->future().result()) runs.push_back(std::make_shared<const RunData>(std::move(r)));
+      } catch (const std::exception&) {
+        // The controller reports unreadable traces itself.
+      }
+      watcher->deleteLater();
+      if (runs.size() < 2) return;
+      spec->setRuns(runs);
+      bool forced = false;
+      for (const auto& r : runs) {
+        auto it = r->extra_attrs.find("compare_mode");
+        if (it != r->extra_attrs.end() && it->second == "teacher-forced") forced = true;
+      }
+      cmp->setRuns(runs, forced);
+    });
+    const std::string path = s.path.toStdString();
+    watcher->setFuture(QtConcurrent::run([path] { return read_trace(path); }));
+  });
+  return a;
+}
+
+}  // namespace moescope::gui

@@ -4,6 +4,9 @@
 // main window's SessionWorker. Each prompt becomes one RunData (label = the prompt's domain);
 // progress, each finished run and the end are reported as signals on the GUI thread; cancel() stops
 // the running prompt at its next step (Session::cancel) and skips the rest.
+// install_analysis_views() (end of this file) adds the part-II analysis views (drift, specialisation
+// map, throughput dashboard, compare) to the main window as docks fed by its SessionController, with
+// the background runners they need, so the main window only has to call it.
 #pragma once
 #include <QObject>
 #include <QString>
@@ -17,13 +20,19 @@
 #include "app/gui/prompt_suites.h"
 #include "probes/run_data.h"
 
+class QDockWidget;
+class QMainWindow;
+class QMenu;
 class QThread;
 
 namespace moescope {
 class Session;
 namespace views {
+class CompareView;
+class DashboardView;
+class DriftView;
 class SpecializationView;
-}
+}  // namespace views
 }  // namespace moescope
 
 namespace moescope::gui {
@@ -69,5 +78,26 @@ class SuiteRunner : public QObject {
   std::unique_ptr<Session> m_session;
   QString m_session_dir;
 };
+
+class CompareRunner;
+class SessionController;
+
+struct AnalysisViews {
+  views::DriftView* drift = nullptr;
+  views::SpecializationView* specialization = nullptr;
+  views::DashboardView* dashboard = nullptr;
+  views::CompareView* compare = nullptr;
+  SuiteRunner* suite_runner = nullptr;
+  CompareRunner* compare_runner = nullptr;
+  QList<QDockWidget*> docks;  // objectNames driftDock, specializationDock, dashboardDock, compareDock
+};
+
+// Creates the four views as tabbed bottom docks of `window` (hidden until shown from `menu`, where one
+// toggle action per dock is added when menu is non-null). Live runs arrive through
+// controller->snapshotChanged (applied to a view when it is visible); a saved trace is replayed in
+// the dashboard, and a trace with several runs feeds the specialisation map (labelled suite runs) and
+// the compare view. The suite runs the datasets_dir/prompts suites ("demo-domains" when present).
+AnalysisViews install_analysis_views(QMainWindow* window, SessionController* controller, QMenu* menu,
+                                     const QString& datasets_dir);
 
 }  // namespace moescope::gui
