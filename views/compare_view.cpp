@@ -116,7 +116,7 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent), m_metrics(new Compa
   m_scroll->setWidget(content);
   m_table = new QTableView(split);
   m_table->setModel(m_metrics);
-  m_table->horizontalHeader()->setStretchLastSection(true);
+  m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   split->addWidget(m_scroll);
   split->addWidget(m_table);
   split->setStretchFactor(0, 3);

@@ -15,11 +15,18 @@
 #include <QtTest>
 #include <cmath>
 
+#include <QMainWindow>
+#include <QMenu>
+
 #include "app/gui/compare_runner.h"
+#include "app/gui/session_controller.h"
+#include "app/gui/suite_runner.h"
 #include "probes/trace/trace_reader.h"
 #include "views/compare_model.h"
 #include "views/compare_view.h"
 #include "views/drift_matrix_heatmap.h"
+#include "views/specialization_model.h"
+#include "views/specialization_view.h"
 
 using namespace moescope;
 using namespace moescope::views;
@@ -166,6 +173,24 @@ class TestCompareView : public QObject {
     QVERIFY(QTest::qWaitForWindowExposed(&view));
     save(view, QStringLiteral("compare_view.png"));
     save(*view.scrollArea()->widget(), QStringLiteral("compare_strips.png"));
+
+    // Saved trace: export CMP.h5, open it like the main window does; the installed compare dock
+    // shows the same comparison.
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("CMP.h5"));
+    QCOMPARE(view.exportComparison(path), QString());
+    QMainWindow window;
+    gui::SessionController controller;
+    QMenu menu;
+    const gui::AnalysisViews a = gui::install_analysis_views(&window, &controller, &menu, QStringLiteral(MOESCOPE_DATASETS_DIR));
+    QCOMPARE(menu.actions().size(), 4);
+    controller.openTrace(path);
+    QTRY_COMPARE_WITH_TIMEOUT(int(a.compare->runs().size()), 2, 30000);
+    const PairComparison& q = a.compare->result().pairs.at(0);
+    QCOMPARE(q.positions, p.positions);
+    QCOMPARE(q.first_divergence, p.first_divergence);
+    for (int t = 0; t < p.positions; ++t) QVERIFY(std::abs(q.kl[size_t(t)] - p.kl[size_t(t)]) < 1e-5);
+    QCOMPARE(a.specialization->model()->runs().size(), size_t(2));
 
     // Cancel: a long run stops early and reports cancelled.
     QSignalSpy finished2(&runner, &CompareRunner::finished);

@@ -6,14 +6,21 @@
 #include <QElapsedTimer>
 #include <QLineSeries>
 #include <QScatterSeries>
+#include <QDockWidget>
+#include <QMainWindow>
+#include <QMenu>
+#include <QSignalSpy>
 #include <QtTest>
 #include <cmath>
 
+#include "app/gui/session_controller.h"
+#include "app/gui/suite_runner.h"
 #include "engine/session/session.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "probes/recorder/run_recorder.h"
 #include "views/dashboard_buffer.h"
 #include "views/dashboard_view.h"
+#include "views/drift_view.h"
 
 using namespace moescope;
 using namespace moescope::views;
@@ -149,6 +156,30 @@ class TestDashboardView : public QObject {
     QCOMPARE(view.buffer().samples().back().decode_ms_per_token, 2.0);
     QCOMPARE(view.buffer().samples().back().tokens, 204);
     QVERIFY(view.throughputChart()->chart()->series().size() == 1);
+  }
+
+  void liveSessionThroughTheController() {
+    // The docks installed on a window follow a live session run by the SessionController's worker.
+    QMainWindow window;
+    gui::SessionController controller;
+    const gui::AnalysisViews a = gui::install_analysis_views(&window, &controller, nullptr, QStringLiteral(MOESCOPE_DATASETS_DIR));
+    QCOMPARE(a.docks.size(), 4);
+    QSignalSpy loaded(&controller, &gui::SessionController::loaded);
+    controller.openModel(kDemo);
+    QVERIFY(loaded.wait(60000));
+    window.show();
+    a.docks[0]->show();  // drift: recomputes only while visible
+    QSignalSpy sequence(&controller, &gui::SessionController::sequenceChanged);
+    controller.setPrompt(QStringLiteral("The package provides a command line tool"));
+    controller.run(30);
+    QTRY_VERIFY_WITH_TIMEOUT(!sequence.isEmpty() && sequence.last().at(1).toInt() >= 30, 60000);
+    controller.pollNow();
+    QTRY_VERIFY_WITH_TIMEOUT(a.dashboard->buffer().samples().size() >= 1, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(a.drift->snapshot() && a.drift->snapshot()->num_tokens() >= 31, 5000);
+    int steps = 0;
+    for (const auto& s : a.dashboard->buffer().samples()) steps += std::isfinite(s.tokens_per_s) ? 1 : 0;
+    QVERIFY(steps >= 1);
+    QCOMPARE(a.dashboard->buffer().samples().back().tokens, a.drift->snapshot()->num_tokens());
   }
 
   void liveDemoAndReplay() {

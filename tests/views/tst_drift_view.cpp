@@ -8,12 +8,15 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTabWidget>
+#include <QTemporaryDir>
 #include <QtTest>
 #include <cmath>
 
 #include "engine/session/session.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "probes/recorder/run_recorder.h"
+#include "probes/trace/trace_file.h"
+#include "probes/trace/trace_reader.h"
 #include "views/drift_matrix_heatmap.h"
 #include "views/drift_series.h"
 #include "views/drift_view.h"
@@ -183,6 +186,20 @@ class TestDriftView : public QObject {
     view.tabs()->setCurrentIndex(0);
     QTest::qWait(50);
     save(view, QStringLiteral("drift_across_layers.png"));
+    // The same run saved as a trace and read back gives the same pictures.
+    QTemporaryDir dir;
+    const std::string path = dir.filePath(QStringLiteral("t.h5")).toStdString();
+    {
+      auto f = TraceFile::create(path);
+      f->write_run(*run);
+      f->close();
+    }
+    DriftView from_trace;
+    from_trace.setSnapshot(std::make_shared<const RunData>(read_trace(path).at(0)));
+    from_trace.setLayerPair(4);
+    QCOMPARE(from_trace.transitionHeatmap()->spec().values, view.transitionHeatmap()->spec().values);
+    QCOMPARE(from_trace.transitionHeatmap()->spec().subtitle, view.transitionHeatmap()->spec().subtitle);
+    QCOMPARE(from_trace.flowView()->currentLayout().bands.size(), view.flowView()->currentLayout().bands.size());
     view.tabs()->setCurrentIndex(1);
     QTest::qWait(50);
     save(view, QStringLiteral("drift_across_time.png"));
