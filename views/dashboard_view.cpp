@@ -215,8 +215,10 @@ void DashboardView::rebuild() {
     m_summary->setText(tr("No engine steps yet: generate tokens (or open a trace) to see throughput."));
   } else {
     const auto& last = s.back();
-    m_summary->setText(tr("%1 samples over %2 s; last: %3 tokens/s, sequence %4 tokens%5")
-                           .arg(s.size()).arg(x1 - x0, 0, 'f', 1).arg(last.tokens_per_s, 0, 'f', 1).arg(last.tokens)
+    const double span = s.back().t_s - s.front().t_s;
+    m_summary->setText(tr("%1 samples over %2; last: %3 tokens/s, sequence %4 tokens%5")
+                           .arg(s.size())
+                           .arg(span < 1.0 ? tr("%1 ms").arg(span * 1000.0, 0, 'f', 1) : tr("%1 s").arg(span, 0, 'f', 1)).arg(last.tokens_per_s, 0, 'f', 1).arg(last.tokens)
                            .arg(std::isfinite(last.rss_mb) ? tr(", RSS %1 MiB").arg(last.rss_mb, 0, 'f', 0) : QString()));
   }
 }

@@ -202,10 +202,12 @@ class TestDashboardView : public QObject {
     for (const auto& s : view.buffer().samples()) QVERIFY(std::isfinite(s.rss_mb) && s.rss_mb > 1.0);
     view.show();
     QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QTest::qWait(100);
     QDir().mkpath(QStringLiteral(MOESCOPE_SCREENSHOT_DIR));
     QVERIFY(view.grab().save(QStringLiteral(MOESCOPE_SCREENSHOT_DIR "/dashboard_live.png")));
     view.replay(full);
     QCOMPARE(int(view.buffer().samples().size()), full->num_steps());
+    QTest::qWait(100);  // the chart scenes update in the event loop
     QVERIFY(view.grab().save(QStringLiteral(MOESCOPE_SCREENSHOT_DIR "/dashboard_trace.png")));
   }
 };
