@@ -139,14 +139,22 @@ void DashboardView::rebuild() {
   const double x1 = s.empty() ? 1.0 : s.back().t_s;
   const double x0 = s.empty() ? 0.0 : std::min(s.front().t_s, x1 - 1e-3);
 
+  // At most kMaxPoints plotted per series (a 5-minute buffer at 25 Hz holds 7500 samples): every
+  // stride-th sample and the newest, so a refresh stays cheap however long the session runs.
+  constexpr size_t kMaxPoints = 600;
+  const size_t stride = std::max<size_t>(1, (s.size() + kMaxPoints - 1) / kMaxPoints);
+  std::vector<const DashboardSample*> shown;
+  for (size_t i = 0; i < s.size(); i += stride) shown.push_back(&s[i]);
+  if (!s.empty() && shown.back() != &s.back()) shown.push_back(&s.back());
+
   QChart* c = m_tps->chart();
   clear_chart(c);
   auto* tps = new QLineSeries();
   tps->setName(tr("tokens/s"));
   double ymax = 1;
-  for (const auto& p : s)
-    if (std::isfinite(p.tokens_per_s)) tps->append(p.t_s, p.tokens_per_s), ymax = std::max(ymax, p.tokens_per_s);
-  tps->setPointsVisible(s.size() < 80);
+  for (const DashboardSample* q : shown)
+    if (const auto& p = *q; std::isfinite(p.tokens_per_s)) tps->append(p.t_s, p.tokens_per_s), ymax = std::max(ymax, p.tokens_per_s);
+  tps->setPointsVisible(shown.size() < 80);
   c->addSeries(tps);
   c->legend()->setVisible(false);
   add_axes(c, x0, x1, 0, ymax * 1.1, xt, tr("tokens / s"));
@@ -161,11 +169,12 @@ void DashboardView::rebuild() {
   pre->setColor(QColor(0xe6, 0x55, 0x0d));
   dec->setColor(QColor(0x21, 0x71, 0xb5));
   ymax = 0.01;
-  for (const auto& p : s) {
+  for (const DashboardSample* q : shown) {
+    const auto& p = *q;
     if (std::isfinite(p.prefill_ms_per_token)) pre->append(p.t_s, p.prefill_ms_per_token), ymax = std::max(ymax, p.prefill_ms_per_token);
     if (std::isfinite(p.decode_ms_per_token)) dec->append(p.t_s, p.decode_ms_per_token), ymax = std::max(ymax, p.decode_ms_per_token);
   }
-  dec->setPointsVisible(s.size() < 80);
+  dec->setPointsVisible(shown.size() < 80);
   c->addSeries(dec);
   c->addSeries(pre);
   c->legend()->setVisible(true);
@@ -176,8 +185,8 @@ void DashboardView::rebuild() {
   auto* rss = new QLineSeries();
   rss->setName(tr("RSS"));
   ymax = 1;
-  for (const auto& p : s)
-    if (std::isfinite(p.rss_mb)) rss->append(p.t_s, p.rss_mb), ymax = std::max(ymax, p.rss_mb);
+  for (const DashboardSample* q : shown)
+    if (const auto& p = *q; std::isfinite(p.rss_mb)) rss->append(p.t_s, p.rss_mb), ymax = std::max(ymax, p.rss_mb);
   c->addSeries(rss);
   c->legend()->setVisible(false);
   c->setTitle(rss->count() ? tr("Resident memory of the process") : tr("Resident memory (not recorded in a saved trace)"));
@@ -186,12 +195,13 @@ void DashboardView::rebuild() {
   c = m_load->chart();
   clear_chart(c);
   const int E = m_buffer.numExperts();
-  std::vector<double> below(s.size(), 0.0);
+  std::vector<double> below(shown.size(), 0.0);
   for (int e = 0; e < E; ++e) {
     auto* lower = new QLineSeries();
     auto* upper = new QLineSeries();
     size_t i = 0;
-    for (const auto& p : s) {
+    for (const DashboardSample* q : shown) {
+      const auto& p = *q;
       const double v = e < int(p.load.size()) ? p.load[size_t(e)] : 0.0;
       lower->append(p.t_s, below[i]);
       below[i] += v;

@@ -132,6 +132,18 @@ class TestDashboardView : public QObject {
     QCOMPARE(b.samples().back().t_s, 12.0 + 0.9);
   }
 
+  void longSessionIsDecimated() {
+    // 5000 decode samples in the buffer: each plotted series keeps at most 600 points (+ the newest).
+    DashboardView view;
+    RunData r = make_run(5000, 1.0);
+    view.replay(std::make_shared<const RunData>(r));
+    QCOMPARE(int(view.buffer().samples().size()), 5001);
+    auto* tps = qobject_cast<QLineSeries*>(view.throughputChart()->chart()->series().at(0));
+    QVERIFY(tps);
+    QVERIFY2(tps->count() <= 602 && tps->count() >= 500, qPrintable(QString::number(tps->count())));
+    QCOMPARE(tps->at(tps->count() - 1).x(), view.buffer().samples().back().t_s);  // the newest is kept
+  }
+
   void replayOneSamplePerStep() {
     DashboardBuffer b;
     b.replay(make_run(2, 4.0));
