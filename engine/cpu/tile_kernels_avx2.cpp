@@ -70,10 +70,12 @@ MS_AVX2 inline void tile(const float* x, int64_t ldx, const typename L::T* w, in
 
 template <class L, int RB>
 MS_AVX2 inline void row_block(const float* x, int64_t ldx, int T, const typename L::T* w, int64_t K, float* y, int64_t ldy) {
+  // Threes, ending in 2+2 rather than 3+1 when one token would be left (a lone token reuses nothing).
+  const int threes = T % 3 == 1 && T >= 4 ? T / 3 - 1 : T / 3;
   int t = 0;
-  for (; t + 3 <= T; t += 3) tile<L, RB, 3>(x + t * ldx, ldx, w, K, y + t * ldy, ldy);
-  if (T - t == 2) tile<L, RB, 2>(x + t * ldx, ldx, w, K, y + t * ldy, ldy);
-  if (T - t == 1) tile<L, RB, 1>(x + t * ldx, ldx, w, K, y + t * ldy, ldy);
+  for (int i = 0; i < threes; ++i, t += 3) tile<L, RB, 3>(x + t * ldx, ldx, w, K, y + t * ldy, ldy);
+  for (; t + 2 <= T; t += 2) tile<L, RB, 2>(x + t * ldx, ldx, w, K, y + t * ldy, ldy);
+  if (t < T) tile<L, RB, 1>(x + t * ldx, ldx, w, K, y + t * ldy, ldy);
 }
 
 template <class L>
