@@ -254,7 +254,7 @@ void DriftView::refreshTime() {
     lc->legend()->setAlignment(Qt::AlignRight);
     lc->legend()->setVisible(true);
     QFont lf = lc->legend()->font();
-    lf.setPointSizeF(std::max(6.0, lf.pointSizeF() - 2));
+    lf.setPointSizeF(std::max(7.0, lf.pointSizeF() - 1));
     lc->legend()->setFont(lf);
     ax->applyNiceNumbers();
     style_axes(ax, ay);

@@ -192,6 +192,18 @@ class TestCompareView : public QObject {
     for (int t = 0; t < p.positions; ++t) QVERIFY(std::abs(q.kl[size_t(t)] - p.kl[size_t(t)]) < 1e-5);
     QCOMPARE(a.specialization->model()->runs().size(), size_t(2));
 
+    // Teacher-forced: the second strategy is stepped through the first one's tokens, so the runs never
+    // diverge and nothing is marked.
+    QSignalSpy finished3(&runner, &CompareRunner::finished);
+    QVERIFY(runner.start(CompareJob{kDemo, QStringLiteral("The configuration file lists"),
+                                    {QStringLiteral("native"), QStringLiteral("topk:1")}, 12, true}));
+    QVERIFY(finished3.wait(60000));
+    QCOMPARE(finished3.first().at(1).toString(), QString());
+    QVERIFY(view.result().teacher_forced);
+    QCOMPARE(view.result().pairs.at(0).first_divergence, -1);
+    QCOMPARE(view.runs()[0]->token_ids, view.runs()[1]->token_ids);
+    QCOMPARE(view.heatmapA()->spec().marker_column, -1);
+
     // Cancel: a long run stops early and reports cancelled.
     QSignalSpy finished2(&runner, &CompareRunner::finished);
     QVERIFY(runner.start(CompareJob{kDemo, QStringLiteral("Once"), {QStringLiteral("native"), QStringLiteral("topk:1")}, 900, false}));
