@@ -5,6 +5,7 @@
 #include <QPainterPath>
 #include <algorithm>
 
+#include "probes/metrics/drift.h"
 #include "views/palette.h"
 
 namespace moescope::views {
@@ -31,7 +32,7 @@ void FlowView::setTopBands(int n) {
 
 QRect FlowView::plotRect() const {
   const int line = fontMetrics().height() + 2;
-  return QRect(40, 8 + 3 * line + line + 4, std::max(10, width() - 80), std::max(10, height() - (8 + 4 * line + 4) - 2 * line - 12));
+  return QRect(40, 8 + 3 * line + line + 4, std::max(10, width() - 80), std::max(10, height() - (8 + 4 * line + 4) - 3 * line - 12));
 }
 
 FlowLayout FlowView::currentLayout() const {
@@ -106,11 +107,13 @@ void FlowView::paintEvent(QPaintEvent*) {
   p.setPen(QColor(0x44, 0x44, 0x44));
   for (int c = 0; c + 1 < cols && c < int(layout.shown_fraction.size()); ++c) {
     const double x = (column_x(c) + column_x(c + 1) + kNodeWidth) / 2;
-    p.drawText(QRectF(x - 60, pr.bottom() + 4, 120, line), Qt::AlignCenter,
-               QStringLiteral("%1% shown").arg(100.0 * layout.shown_fraction[size_t(c)], 0, 'f', 0));
+    const double h = metrics::conditional_entropy(metrics::transition_matrix(*m_run, c, true), m_run->num_experts);
+    p.drawText(QRectF(x - 80, pr.bottom() + 4, 160, line), Qt::AlignCenter,
+               QStringLiteral("%1% shown, H = %2").arg(100.0 * layout.shown_fraction[size_t(c)], 0, 'f', 0).arg(h, 0, 'f', 2));
   }
-  p.drawText(QRect(8, pr.bottom() + 4 + line, width() - 16, line), Qt::AlignLeft | Qt::AlignVCenter,
-             QStringLiteral("%1 tokens; \"%% shown\" = share of the token transitions between two layers that the drawn bands cover")
+  p.drawText(QRect(8, pr.bottom() + 4 + line, width() - 16, 2 * line), Qt::AlignLeft | Qt::AlignVCenter,
+             QStringLiteral("%1 tokens; \"%% shown\" = share of the token transitions between two layers that the drawn bands cover\n"
+                            "H = conditional entropy of the next layer's top-1 expert given this layer's (nats)")
                  .arg(m_run->num_tokens()).replace(QStringLiteral("%%"), QStringLiteral("%")));
 }
 

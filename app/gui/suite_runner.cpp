@@ -190,11 +190,11 @@ AnalysisViews install_analysis_views(QMainWindow* window, SessionController* con
     return controller->hasModel() && !controller->summary().is_trace ? controller->summary().path : QString();
   };
   const QString prompts_dir = QDir(datasets_dir).filePath(QStringLiteral("prompts"));
-  a.suite_runner->attach(a.specialization, [model_dir, prompts_dir] {
+  a.suite_runner->attach(a.specialization, [controller, model_dir, prompts_dir] {
     QVector<PromptEntry> all = load_prompt_suites(prompts_dir), demo;
     for (const PromptEntry& e : all)
       if (e.suite == QStringLiteral("demo-domains")) demo.push_back(e);
-    return SuiteRequest{model_dir(), demo.isEmpty() ? all : demo};
+    return SuiteRequest{model_dir(), demo.isEmpty() ? all : demo, controller->strategy()};  // the window's strategy
   });
   a.compare_runner->attach(a.compare, model_dir);
 
