@@ -118,13 +118,13 @@ void DriftView::setSnapshot(RunSnapshot run) {
 }
 
 void DriftView::setLayerPair(int from) {
-  m_pair = from;
+  m_pair = std::clamp(from, 0, std::max(0, (m_run ? m_run->num_moe_layers() : 0) - 2));
   refreshLayers();
   syncCombos();
 }
 
 void DriftView::setLoadLayer(int l) {
-  m_load_layer = l;
+  m_load_layer = std::clamp(l, 0, std::max(0, (m_run ? m_run->num_moe_layers() : 0) - 1));
   refreshTime();
   syncCombos();
 }

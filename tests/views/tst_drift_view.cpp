@@ -164,6 +164,10 @@ class TestDriftView : public QObject {
     QCOMPARE(view.loadChart()->chart()->series().size(), 2);
     view.setTop1Only(false);  // K = 1: the same counts
     QCOMPARE(view.transitionHeatmap()->spec().values, (std::vector<double>{0.5, 0.5, 0.0, 1.0}));
+    view.setLayerPair(7);  // out of range: clamped to the last pair
+    QCOMPARE(view.layerPair(), 0);
+    view.setLoadLayer(-3);
+    QCOMPARE(view.loadLayer(), 0);
     view.setSnapshot(nullptr);
     QCOMPARE(view.transitionHeatmap()->spec().rows, 0);
   }
