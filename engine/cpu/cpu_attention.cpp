@@ -6,6 +6,7 @@
 
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/kernels.h"
+#include "engine/cpu/vec_kernels.h"
 
 namespace moescope {
 
@@ -141,9 +142,7 @@ void CpuBackend::attend(int layer, const float* q, int64_t ldq, int T, int pos0,
       float mx = -INFINITY;
       for (int j = first; j <= pos; ++j) {
         const float* kj = K + int64_t(j) * kstride + int64_t(kvh) * qk_dim;
-        float s = 0.0f;
-        for (int d = 0; d < qk_dim; ++d) s += qh[d] * kj[d];
-        s *= scale;
+        const float s = cpu::dot_f32(qh, kj, qk_dim) * scale;
         scores[j] = s;
         mx = std::max(mx, s);
       }
