@@ -1,0 +1,346 @@
+// CudaBackend: device probe, setup (weights, KV cache, RoPE tables) and the decoder loop of one
+// forward call. Layer pieces are in cuda_layers.cpp.
+#include "engine/cuda/cuda_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+#include "engine/cpu/kernels.h"
+#include "engine/cuda/cuda_device.h"
+#include "engine/cuda/norm_rope.cuh"
+#include "engine/routing/strategy.h"
+#include "engine/util/error.h"
+
+namespace moescope {
+
+std::string cuda_unavailable_reason() {
+  static std::once_flag once;
+  static std::string reason;
+  std::call_once(once, [] {
+    int n = 0;
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+      reason = std::string("no CUDA device: ") + cudaGetErrorString(e);
+      return;
+    }
+    if (n <= 0) {
+      reason = "no CUDA device: no CUDA-capable device is detected";
+      return;
+    }
+    try {
+      cuda::Blas probe;  // cuBLAS fails here (CUBLAS_STATUS_NOT_INITIALIZED) when the device is unusable
+    } catch (const Error& err) {
+      reason = err.what();
+    }
+  });
+  return reason;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(std::shared_ptr<const Model> model, int max_context) {
+  const std::string why = cuda_unavailable_reason();
+  if (!why.empty()) throw Error(why);
+  return std::make_unique<cuda::CudaBackend>(std::move(model), max_context);
+}
+
+namespace cuda {
+
+namespace {
+
+// The KV cache may use at most this much device memory unless the caller asks for a context.
+constexpr double kCacheBudgetBytes = 4.0 * 1024 * 1024 * 1024;
+
+// The same shape checks as the CPU backend (engine/cpu/cpu_backend.cpp), so both reject the same models.
+void validate_weights(const ModelConfig& c, const ModelWeights& w, int kdim, int vdim) {
+  const int64_t H = c.hidden_size;
+  cpu::check_matrix(w.embed, c.vocab_size, H);
+  cpu::check_matrix(w.lm_head, c.vocab_size, H);
+  for (int l = 0; l < c.num_layers; ++l) {
+    const LayerWeights& L = w.layers[size_t(l)];
+    const AttentionWeights& a = L.attn;
+    if (c.attention == AttentionKind::MLA) {
+      const int qk = c.qk_nope_head_dim + c.qk_rope_head_dim;
+      if (c.q_lora_rank > 0) {
+        cpu::check_matrix(a.q_a, c.q_lora_rank, H);
+        cpu::check_matrix(a.q_b, int64_t(c.num_heads) * qk, c.q_lora_rank);
+      } else {
+        cpu::check_matrix(a.q, int64_t(c.num_heads) * qk, H);
+      }
+      cpu::check_matrix(a.kv_a, c.kv_lora_rank + c.qk_rope_head_dim, H);
+      cpu::check_matrix(a.kv_b, int64_t(c.num_heads) * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank);
+      cpu::check_matrix(a.o, H, int64_t(c.num_heads) * c.v_head_dim);
+    } else {
+      cpu::check_matrix(a.q, int64_t(c.num_heads) * c.head_dim, H);
+      cpu::check_matrix(a.k, kdim, H);
+      cpu::check_matrix(a.v, vdim, H);
+      cpu::check_matrix(a.o, H, int64_t(c.num_heads) * c.head_dim);
+    }
+    if (L.is_moe) {
+      cpu::check_matrix(L.moe.router, c.num_experts, H);
+      if (int(L.moe.experts.size()) != c.num_experts)
+        throw Error("layer " + std::to_string(l) + ": " + std::to_string(L.moe.experts.size()) +
+                    " experts bound, config says " + std::to_string(c.num_experts));
+      for (const auto& e : L.moe.experts) {
+        cpu::check_matrix(e.gate, -1, H);
+        cpu::check_matrix(e.up, e.gate.rows(), H);
+        cpu::check_matrix(e.down, H, e.gate.rows());
+      }
+      if (L.moe.shared.gate.valid()) {
+        cpu::check_matrix(L.moe.shared.up, L.moe.shared.gate.rows(), H);
+        cpu::check_matrix(L.moe.shared.down, H, L.moe.shared.gate.rows());
+      }
+      if (L.moe.shared_gate.valid()) cpu::check_matrix(L.moe.shared_gate, 1, H);
+    } else {
+      cpu::check_matrix(L.mlp.gate, -1, H);
+      cpu::check_matrix(L.mlp.up, L.mlp.gate.rows(), H);
+      cpu::check_matrix(L.mlp.down, H, L.mlp.gate.rows());
+    }
+  }
+}
+
+// Validates the model before anything is uploaded (a member initialiser runs this first).
+const Model& checked(const std::shared_ptr<const Model>& m) {
+  if (!m) throw Error("CUDA backend: no model");
+  const ModelConfig& c = m->config();
+  if (c.num_layers <= 0 || c.hidden_size <= 0 || c.vocab_size <= 0)
+    throw Error(c.config_path + ": incomplete model description (layers, hidden size, vocabulary)");
+  if (int(m->weights().layers.size()) != c.num_layers)
+    throw Error(c.config_path + ": " + std::to_string(m->weights().layers.size()) + " bound layers, config says " +
+                std::to_string(c.num_layers));
+  if (c.attention == AttentionKind::GQA && (c.num_kv_heads <= 0 || c.num_heads % c.num_kv_heads != 0))
+    throw Error(c.config_path + ": num_attention_heads must be a multiple of num_key_value_heads");
+  return *m;
+}
+
+}  // namespace
+
+Streams::Streams() {
+  const std::string why = cuda_unavailable_reason();
+  if (!why.empty()) throw Error(why);
+  MOESCOPE_CUDA_CHECK(cudaStreamCreateWithFlags(&main, cudaStreamNonBlocking));
+  MOESCOPE_CUDA_CHECK(cudaStreamCreateWithFlags(&copy, cudaStreamNonBlocking));
+  MOESCOPE_CUDA_CHECK(cudaEventCreateWithFlags(&routed, cudaEventDisableTiming));
+}
+
+Streams::~Streams() {
+  if (routed) cudaEventDestroy(routed);
+  if (copy) cudaStreamDestroy(copy);
+  if (main) cudaStreamDestroy(main);
+}
+
+CudaBackend::CudaBackend(std::shared_ptr<const Model> model, int max_context)
+    : m_model(std::move(model)),
+      m_cfg(checked(m_model).config()),
+      m_s(m_streams.main),
+      m_linear(m_streams.main),
+      m_w((validate_weights(m_cfg, m_model->weights(),
+                            m_cfg.attention == AttentionKind::MLA ? 0 : m_cfg.num_kv_heads * m_cfg.head_dim,
+                            m_cfg.attention == AttentionKind::MLA ? 0 : m_cfg.num_kv_heads * m_cfg.head_dim),
+           *m_model)) {
+  const ModelConfig& c = m_cfg;
+  if (c.attention == AttentionKind::MLA) {
+    m_kdim = c.num_heads * (c.qk_nope_head_dim + c.qk_rope_head_dim);
+    m_vdim = c.num_heads * c.v_head_dim;
+    m_rot_dim = c.qk_rope_head_dim;
+  } else {
+    m_kdim = m_vdim = c.num_kv_heads * c.head_dim;
+    m_rot_dim = int(std::lround(c.head_dim * c.rope.partial_rotary_factor)) & ~1;
+  }
+  const double bytes_per_pos = double(c.num_layers) * (m_kdim + m_vdim) * sizeof(float);
+  int ctx = max_context > 0 ? max_context : c.max_position_embeddings;
+  if (ctx <= 0) ctx = 4096;
+  if (max_context <= 0) ctx = int(std::min<double>(ctx, std::max(256.0, kCacheBudgetBytes / bytes_per_pos)));
+  m_ctx = ctx;
+  m_kcache.reserve(size_t(c.num_layers) * m_ctx * m_kdim);
+  m_vcache.reserve(size_t(c.num_layers) * m_ctx * m_vdim);
+
+  std::vector<float> cs, sn;
+  build_rope_tables(c, m_rot_dim, m_ctx, cs, sn);
+  m_cos.reserve(std::max<size_t>(cs.size(), 1));
+  m_sin.reserve(std::max<size_t>(sn.size(), 1));
+  MOESCOPE_CUDA_CHECK(cudaMemcpy(m_cos.get(), cs.data(), cs.size() * sizeof(float), cudaMemcpyHostToDevice));
+  MOESCOPE_CUDA_CHECK(cudaMemcpy(m_sin.get(), sn.data(), sn.size() * sizeof(float), cudaMemcpyHostToDevice));
+  m_attn_scale = attention_scale(c);
+
+  m_ffn_width = std::max({c.intermediate_size, c.moe_intermediate_size, c.shared_intermediate_size, 1});
+  for (const auto& L : m_w.layers) {
+    if (L.mlp.gate.valid()) m_ffn_width = std::max(m_ffn_width, L.mlp.gate.rows);
+    if (L.shared.gate.valid()) m_ffn_width = std::max(m_ffn_width, L.shared.gate.rows);
+    if (L.is_moe) m_ffn_width = std::max(m_ffn_width, L.experts.inter);
+  }
+  for (int l = 0; l < c.num_layers; ++l)
+    if (m_model->weights().layers[size_t(l)].is_moe) m_moe_layers.push_back(l);
+  m_native_k = std::clamp(c.num_experts_per_tok, 1, std::max(1, c.num_experts));
+  m_ring.configure(int(m_moe_layers.size()), std::max(1, c.num_experts), m_native_k);
+  m_logits_host.reserve(size_t(c.vocab_size));
+  ensure_rows(1);
+}
+
+void CudaBackend::ensure_rows(int rows) {
+  if (rows <= m_rows) return;
+  const ModelConfig& c = m_cfg;
+  const size_t T = size_t(rows), H = size_t(c.hidden_size), E = size_t(std::max(1, c.num_experts));
+  size_t qdim = size_t(c.num_heads) * c.head_dim;
+  if (c.attention == AttentionKind::MLA) {
+    qdim = size_t(c.num_heads) * (c.qk_nope_head_dim + c.qk_rope_head_dim);
+    m_qa.reserve(T * std::max(1, c.q_lora_rank));
+    m_kva.reserve(T * (c.kv_lora_rank + c.qk_rope_head_dim));
+    m_kvb.reserve(T * c.num_heads * (c.qk_nope_head_dim + c.v_head_dim));
+    m_attn.reserve(T * c.num_heads * c.v_head_dim);
+  } else {
+    m_attn.reserve(T * qdim);
+  }
+  m_x.reserve(T * H);
+  m_xn.reserve(T * H);
+  m_q.reserve(T * qdim);
+  m_k.reserve(T * m_kdim);
+  m_v.reserve(T * m_vdim);
+  m_gate.reserve(T * m_ffn_width);
+  m_up.reserve(T * m_ffn_width);
+  m_shared_out.reserve(T * H);
+  m_shared_gate.reserve(T);
+  m_router.reserve(T * E);
+  m_router_scratch.reserve(T * 2 * E);
+  m_tokens.reserve(T);
+  m_tokens_host.reserve(T);
+  m_dropped.reserve(T);
+  m_dropped_host.reserve(T);
+  m_router_host.reserve(T * E);
+  m_counts.reserve(E);
+  m_offsets.reserve(E + 1);
+  m_active.reserve(E);
+  m_n_active.reserve(1);
+  m_positions.resize(T);
+  m_token_ids.resize(T);
+  m_rows = rows;
+}
+
+void CudaBackend::ensure_pairs(size_t pairs) {
+  pairs = std::max<size_t>(pairs, 1);
+  if (pairs <= m_pairs) return;
+  const size_t H = size_t(m_cfg.hidden_size);
+  m_dec_experts.reserve(pairs);
+  m_dec_weights.reserve(pairs);
+  m_dec_experts_host.reserve(pairs);
+  m_dec_weights_host.reserve(pairs);
+  m_pair_tok.reserve(pairs);
+  m_slot_pair.reserve(pairs);
+  m_act.reserve(pairs * size_t(m_ffn_width));
+  m_out_pair.reserve(pairs * H);
+  m_pairs = pairs;
+}
+
+void CudaBackend::check_cancel(const ForwardArgs& a) {
+  if (a.cancel && a.cancel->load(std::memory_order_relaxed)) {
+    cudaStreamSynchronize(m_s);  // leave no work in flight on buffers the next call reuses
+    throw Cancelled();
+  }
+}
+
+void CudaBackend::observe(const ForwardArgs& a, int index, const float* dev, int T) {
+  if (!a.observer) return;
+  const size_t n = size_t(T) * m_cfg.hidden_size;
+  m_hidden_host.reserve(n);
+  MOESCOPE_CUDA_CHECK(cudaMemcpyAsync(m_hidden_host.get(), dev, n * sizeof(float), cudaMemcpyDeviceToHost, m_s));
+  MOESCOPE_CUDA_CHECK(cudaStreamSynchronize(m_s));
+  a.observer->on_hidden(index, a.first_position, T, m_cfg.hidden_size, m_hidden_host.get());
+}
+
+const float* CudaBackend::forward(const ForwardArgs& a) {
+  const ModelConfig& c = m_cfg;
+  const int T = a.count;
+  if (T <= 0) throw Error("forward: no tokens to run");
+  if (a.first_position < 0 || a.first_position + T > m_ctx)
+    throw Error("sequence of " + std::to_string(a.first_position + T) + " tokens exceeds the context of " +
+                std::to_string(m_ctx));
+  for (int t = 0; t < T; ++t)
+    if (a.tokens[t] < 0 || a.tokens[t] >= c.vocab_size)
+      throw Error("token id " + std::to_string(a.tokens[t]) + " is outside the vocabulary of " +
+                  std::to_string(c.vocab_size));
+  ensure_rows(T);
+  const int H = c.hidden_size;
+  for (int t = 0; t < T; ++t) {
+    m_positions[size_t(t)] = a.first_position + t;
+    m_token_ids[size_t(t)] = a.tokens[t];
+  }
+  std::memcpy(m_tokens_host.get(), a.tokens, sizeof(int32_t) * size_t(T));
+  MOESCOPE_CUDA_CHECK(cudaMemcpyAsync(m_tokens.get(), m_tokens_host.get(), sizeof(int32_t) * size_t(T),
+                                      cudaMemcpyHostToDevice, m_s));
+  launch_embed(m_w.embed, m_tokens.get(), T, m_x.get(), m_s);
+  observe(a, 0, m_x.get(), T);
+
+  // The strategy's spec is read once per call: "native" routes on the device.
+  const bool native = !a.strategy || a.strategy->spec() == "native";
+  const bool record = native && a.num_sinks > 0 && !m_moe_layers.empty();
+  if (native) m_ring.begin_step(T);
+
+  int moe_index = 0;
+  for (int l = 0; l < c.num_layers; ++l) {
+    check_cancel(a);
+    const DevLayer& L = m_w.layers[size_t(l)];
+    launch_rmsnorm(m_x.get(), H, T, H, L.input_norm, c.rms_norm_eps, m_xn.get(), H, m_s);
+    if (c.attention == AttentionKind::MLA)
+      attention_mla(l, T, a.first_position);
+    else
+      attention_gqa(l, T, a.first_position);
+    launch_rmsnorm(m_x.get(), H, T, H, L.post_norm, c.rms_norm_eps, m_xn.get(), H, m_s);
+    if (L.is_moe)
+      moe_block(l, moe_index++, T, a, native);
+    else
+      ffn(L.mlp, m_xn.get(), T, m_x.get(), /*accumulate=*/true);
+    if (l + 1 < c.num_layers) observe(a, l + 1, m_x.get(), T);
+  }
+  check_cancel(a);
+  if (record) {  // one copy of the whole step's routing records, overlapping the lm_head
+    MOESCOPE_CUDA_CHECK(cudaEventRecord(m_streams.routed, m_s));
+    MOESCOPE_CUDA_CHECK(cudaStreamWaitEvent(m_streams.copy, m_streams.routed, 0));
+    m_ring.copy_to_host_async(m_streams.copy);
+  }
+
+  const bool all_rows = a.all_logits || a.observer;
+  const int first_row = all_rows ? 0 : T - 1;
+  const int norm_rows = T - first_row;
+  launch_rmsnorm(m_x.get() + size_t(first_row) * H, H, norm_rows, H, m_w.final_norm, c.rms_norm_eps,
+                 m_xn.get() + size_t(first_row) * H, H, m_s);
+  observe(a, c.num_layers, m_xn.get(), T);
+  const int out_rows = a.all_logits ? T : 1;
+  const int out_first = a.all_logits ? 0 : T - 1;
+  const size_t nlog = size_t(out_rows) * c.vocab_size;
+  m_logits.reserve(nlog);
+  m_logits_host.reserve(nlog);
+  m_linear.run(m_xn.get() + size_t(out_first) * H, H, out_rows, m_w.lm_head, nullptr, m_logits.get(), c.vocab_size);
+  MOESCOPE_CUDA_CHECK(cudaMemcpyAsync(m_logits_host.get(), m_logits.get(), nlog * sizeof(float), cudaMemcpyDeviceToHost, m_s));
+  MOESCOPE_CUDA_CHECK(cudaStreamSynchronize(m_s));
+  if (record) {
+    MOESCOPE_CUDA_CHECK(cudaStreamSynchronize(m_streams.copy));
+    deliver_records(a, T);
+  }
+  return m_logits_host.get();
+}
+
+void CudaBackend::deliver_records(const ForwardArgs& a, int T) {
+  const int E = m_cfg.num_experts, k = m_ring.k();
+  RoutingDecision& d = m_decision;
+  for (size_t m = 0; m < m_moe_layers.size(); ++m) {
+    d.reset(T, k);
+    const int32_t* ex = m_ring.host_experts(int(m));
+    const float* w = m_ring.host_weights(int(m));
+    std::copy(ex, ex + size_t(T) * k, d.experts.begin());
+    std::copy(w, w + size_t(T) * k, d.weights.begin());
+    RoutingBatch batch;
+    batch.layer = m_moe_layers[m];
+    batch.moe_layer = int(m);
+    batch.tokens = T;
+    batch.num_experts = E;
+    batch.positions = m_positions.data();
+    batch.token_ids = m_token_ids.data();
+    batch.logits = m_ring.host_logits(int(m));
+    batch.decision = &d;
+    for (int s = 0; s < a.num_sinks; ++s) a.sinks[s]->on_routing(batch);
+  }
+}
+
+}  // namespace cuda
+
+}  // namespace moescope
