@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -240,8 +241,17 @@ Bandwidth measure_in_child(int threads) {
 
 // ---- the measured runs ---------------------------------------------------------------------------
 
+// CPU time of the whole process (all threads): on a machine shared with other work, wall time includes
+// time spent descheduled, CPU time does not (but includes the pool's brief spinning).
+double process_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 struct RunTimes {
   double prefill_s = 0, decode_s = 0;
+  double prefill_cpu_s = 0, decode_cpu_s = 0;
   std::vector<int32_t> ids;  // greedy ids: the token after the prompt, then one per decode step
 };
 
@@ -259,14 +269,18 @@ RunTimes run_once(Session& s, const std::vector<int32_t>& prompt, int gen, RunRe
     s.add_sink(recorder);
   }
   r.ids.reserve(size_t(gen));
+  const double c0 = process_cpu_s();
   const auto t0 = Clock::now();
   r.ids.push_back(s.prefill());
   const auto t1 = Clock::now();
+  const double c1 = process_cpu_s();
   for (int i = 1; i < gen; ++i) {
     s.step();
     r.ids.push_back(s.pending_token());
   }
   const auto t2 = Clock::now();
+  r.prefill_cpu_s = c1 - c0;
+  r.decode_cpu_s = process_cpu_s() - c1;
   if (recorder) s.remove_sink(recorder);
   r.prefill_s = std::chrono::duration<double>(t1 - t0).count();
   r.decode_s = std::chrono::duration<double>(t2 - t1).count();
@@ -281,12 +295,15 @@ double median(std::vector<double> v) {
 }
 
 json phase_summary(const std::vector<RunTimes>& runs, int prompt_len, int gen) {
-  std::vector<double> pre, dec;
+  std::vector<double> pre, dec, pre_cpu, dec_cpu;
   json per_run = json::array();
   for (const auto& r : runs) {
     pre.push_back(r.prefill_s);
     dec.push_back(r.decode_s);
-    per_run.push_back({{"prefill_s", r.prefill_s}, {"decode_s", r.decode_s}});
+    pre_cpu.push_back(r.prefill_cpu_s);
+    dec_cpu.push_back(r.decode_cpu_s);
+    per_run.push_back({{"prefill_s", r.prefill_s}, {"decode_s", r.decode_s}, {"prefill_cpu_s", r.prefill_cpu_s},
+                       {"decode_cpu_s", r.decode_cpu_s}});
   }
   const double p = median(pre), d = median(dec);
   const int steps = std::max(1, gen - 1);
@@ -297,6 +314,10 @@ json phase_summary(const std::vector<RunTimes>& runs, int prompt_len, int gen) {
   j["decode_s"] = d;
   j["decode_tok_s"] = gen > 1 && d > 0 ? steps / d : 0.0;
   j["decode_ms_per_token"] = 1000.0 * d / steps;
+  j["best_prefill_tok_s"] = prompt_len / *std::min_element(pre.begin(), pre.end());
+  j["best_decode_tok_s"] = gen > 1 ? steps / *std::min_element(dec.begin(), dec.end()) : 0.0;
+  j["prefill_cpu_s"] = median(pre_cpu);
+  j["decode_cpu_s"] = median(dec_cpu);
   j["runs"] = per_run;
   return j;
 }
@@ -409,6 +430,7 @@ int cmd_bench(const Args& args) {
   Bandwidth bw;
   if (o.stream) bw = measure_in_child(o.threads);
 
+  const int64_t rss_before_load = status_kib("VmRSS") * 1024;  // the executable and its libraries
   std::shared_ptr<const Model> model = Model::load(model_dir);
   std::shared_ptr<const Tokenizer> tokenizer;
   if (std::filesystem::exists(model_dir + "/tokenizer.json")) tokenizer = Tokenizer::load(model_dir);
@@ -483,8 +505,9 @@ int cmd_bench(const Args& args) {
   }
   bool same_ids = true;
   if (do_off && do_on) {
-    std::vector<double> pre, dec, tot;
+    std::vector<double> pre, dec, tot, tot_cpu;
     for (size_t i = 0; i < std::min(off.size(), on.size()); ++i) {
+      tot_cpu.push_back((on[i].prefill_cpu_s + on[i].decode_cpu_s) / (off[i].prefill_cpu_s + off[i].decode_cpu_s));
       pre.push_back(on[i].prefill_s / off[i].prefill_s);
       dec.push_back(on[i].decode_s / std::max(1e-12, off[i].decode_s));
       tot.push_back((on[i].prefill_s + on[i].decode_s) / (off[i].prefill_s + off[i].decode_s));
@@ -493,6 +516,7 @@ int cmd_bench(const Args& args) {
     // Median of the per-repetition ratios (each pair ran back to back), not a ratio of medians.
     out["probe_overhead"] = {{"prefill_ratio", median(pre)}, {"decode_ratio", median(dec)},
                              {"total_ratio", median(tot)}, {"total_pct", 100.0 * (median(tot) - 1.0)},
+                             {"total_cpu_ratio", median(tot_cpu)}, {"total_cpu_pct", 100.0 * (median(tot_cpu) - 1.0)},
                              {"recorded", "routing logits, experts, weights, dropped, token text, step timings"}};
     out["probes_change_output"] = !same_ids;
   }
@@ -520,7 +544,8 @@ int cmd_bench(const Args& args) {
                    {"weights_bytes", weights_bytes},
                    {"kv_cache_bytes", kv_used},
                    {"kv_cache_bytes_per_token", kv_pos},
-                   {"peak_rss_over_weights_plus_kv", double(peak) / double(weights_bytes + kv_used)}};
+                   {"peak_rss_over_weights_plus_kv", double(peak) / double(weights_bytes + kv_used)},
+                   {"rss_before_load_bytes", rss_before_load}};
   out["machine"] = {{"hardware_threads", std::thread::hardware_concurrency()},
                     {"loadavg_1m_start", load_start},
                     {"loadavg_1m_end", loadavg_1m()}};
@@ -536,7 +561,8 @@ int cmd_bench(const Args& args) {
                     out[k]["prefill_tok_s"].get<double>(), out[k]["prefill_ms_per_token"].get<double>(),
                     out[k]["decode_tok_s"].get<double>(), out[k]["decode_ms_per_token"].get<double>());
     if (out.contains("probe_overhead"))
-      std::printf("  probe overhead %+.2f%%\n", out["probe_overhead"]["total_pct"].get<double>());
+      std::printf("  probe overhead %+.2f%% wall, %+.2f%% CPU time\n", out["probe_overhead"]["total_pct"].get<double>(),
+                  out["probe_overhead"]["total_cpu_pct"].get<double>());
     std::printf("  peak RSS %.1f MiB, weights %.1f MiB, KV %.1f MiB\n", peak / 1048576.0, weights_bytes / 1048576.0,
                 kv_used / 1048576.0);
     std::printf("  decode reads %.1f MiB of weights per token: %.2f GB/s (copy bandwidth %.2f GB/s)\n",
