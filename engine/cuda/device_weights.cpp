@@ -3,6 +3,7 @@
 #include "engine/cuda/device_weights.h"
 
 #include <map>
+#include <tuple>
 #include <utility>
 
 #include "engine/util/error.h"
@@ -61,7 +62,7 @@ class Planner {
     size_t offset = 0;
   };
   const void* place(const TensorRef& t, bool as_f32) {
-    const auto key = std::make_pair(static_cast<const void*>(t.data), as_f32);
+    const Key key{static_cast<const void*>(t.data), t.nbytes, as_f32};
     auto it = m_items.find(key);
     if (it == m_items.end()) {
       const size_t bytes = as_f32 ? size_t(t.numel()) * sizeof(float) : t.nbytes;
@@ -71,7 +72,9 @@ class Planner {
     }
     return m_base ? static_cast<const void*>(m_base + it->second.offset) : reinterpret_cast<const void*>(1);
   }
-  std::map<std::pair<const void*, bool>, Item> m_items;
+  // Keyed by address, size and conversion: tied tensors (lm_head == embed) are stored once.
+  using Key = std::tuple<const void*, size_t, bool>;
+  std::map<Key, Item> m_items;
   size_t m_total = 0;
   unsigned char* m_base = nullptr;
 };

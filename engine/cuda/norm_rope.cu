@@ -10,7 +10,8 @@ namespace moescope::cuda {
 
 namespace {
 
-__global__ void rmsnorm_kernel(const float* __restrict__ x, long long ldx, int n, const float* __restrict__ w,
+__global__ void rmsnorm_kernel(const float* x,  // may alias y (in-place norms)
+                               long long ldx, int n, const float* __restrict__ w,
                                float eps, float* y, long long ldy) {
   __shared__ double partial[32];
   const float* xr = x + blockIdx.x * ldx;
