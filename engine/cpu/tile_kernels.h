@@ -1,8 +1,8 @@
 // Internal: register-tiled kernels for batches of tokens (prefill), behind cpu::linear.
 // y[t * ldy + r] = dot(x + t * ldx, w + r * K) for r < R consecutive weight rows, t < T tokens.
-// Each weight chunk is widened once per three tokens and each activation chunk is reused by four weight
-// rows, so a batch costs about half the loads of one-row-at-a-time dots (dot_kernels.h), which remain
-// the path for a single token (decode), where reading the weights is the whole cost.
+// Each weight chunk is widened once per three (AVX2) or six (AVX-512) tokens and each activation chunk is
+// reused by four weight rows, so a batch costs far fewer loads than one-row-at-a-time dots
+// (dot_kernels.h), which remain the path for a single token (decode), where reading weights is the cost.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -19,5 +19,7 @@ struct TileTable {
 
 // Null when the CPU lacks AVX2/FMA/F16C.
 const TileTable* avx2_tile_table();
+// Null when the CPU lacks AVX512F/BW/VL (tile_kernels_avx512.cpp).
+const TileTable* avx512_tile_table();
 
 }  // namespace moescope::cpu::detail

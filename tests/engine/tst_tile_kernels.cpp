@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/cpu/kernels.h"
+#include "engine/cpu/tile_kernels.h"
 #include "engine/util/half.h"
 #include "engine/util/thread_pool.h"
 
@@ -127,6 +128,44 @@ TEST(TileKernels, BatchRowsEqualTheSingleTokenPathClosely) {
     moescope::cpu::linear(pool, x.data() + t * K, K, 1, W.t, nullptr, y1.data(), N);
     for (int64_t n = 0; n < N; ++n) EXPECT_NEAR(yb[size_t(t * N + n)], y1[size_t(n)], 1e-5f);
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Each instruction-set table directly (cpu::linear picks only the best one for this CPU).
+TEST(TileKernels, EveryAvailableTableMatchesADoubleSum) {
+  namespace d = moescope::cpu::detail;
+  std::mt19937 rng(5);
+  int tested = 0;
+  for (const d::TileTable* table : {d::avx2_tile_table(), d::avx512_tile_table()}) {
+    if (!table) continue;
+    ++tested;
+    for (DType dt : {DType::F32, DType::BF16, DType::F16})
+      for (int64_t K : {7, 16, 40, 520})
+        for (int R : {1, 5, 8})
+          for (int T : {1, 2, 4, 5, 6, 13, 50}) {
+            SCOPED_TRACE(testing::Message() << moescope::dtype_name(dt) << " K=" << K << " R=" << R << " T=" << T);
+            Mat W = make(dt, R, K, rng);
+            std::vector<float> x(size_t(T * K));
+            std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+            for (auto& v : x) v = u(rng);
+            std::vector<float> y(size_t(T * R));
+            const d::TileRowsFn fn = dt == DType::F32 ? table->f32 : dt == DType::BF16 ? table->bf16 : table->f16;
+            fn(x.data(), K, T, W.bytes.data(), K, R, y.data(), R);
+            for (int t = 0; t < T; ++t)
+              for (int r = 0; r < R; ++r) {
+                double s = 0, mag = 0;
+                for (int64_t k = 0; k < K; ++k) {
+                  s += W.ref[size_t(r * K + k)] * double(x[size_t(t * K + k)]);
+                  mag += std::fabs(W.ref[size_t(r * K + k)] * double(x[size_t(t * K + k)]));
+                }
+                ASSERT_NEAR(y[size_t(t * R + r)], s, 1e-6 * mag + 1e-7) << "t=" << t << " r=" << r;
+              }
+          }
+  }
+  if (tested == 0) GTEST_SKIP() << "no SIMD tile kernels on this CPU";
 }
 
 }  // namespace
