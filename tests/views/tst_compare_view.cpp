@@ -127,6 +127,14 @@ class TestCompareView : public QObject {
     QCOMPARE(view.heatmapB()->spec().left_margin, view.agreementHeatmap()->spec().left_margin);
     QCOMPARE(view.heatmapB()->spec().fixed_cell_width, CompareView::kCellWidth);
 
+    // Three runs: three pairs in the table; pair 2 = run 1 vs run 2, so the difference flips sign.
+    CompareView three;
+    three.setRuns({tiny(false), tiny(true), tiny(false)}, false);
+    QCOMPARE(three.metricsModel()->columnCount(), 3);
+    three.setPair(2);
+    QVERIFY(std::abs(three.differenceHeatmap()->spec().values[0] - (0.5 - 1.0 / 3.0)) < 1e-6);
+    QCOMPARE(three.metricsModel()->value(CompareMetricsModel::Jaccard, 1), 1.0);  // run 0 vs its copy
+
     QTemporaryDir dir;
     const QString path = dir.filePath(QStringLiteral("CMP.h5"));
     QCOMPARE(view.exportComparison(path), QString());
