@@ -15,9 +15,10 @@ constexpr int kWarpsPerBlock = 4;
 
 template <int VPL>  // value dims per lane: v_dim <= 32 * VPL
 __global__ void __launch_bounds__(32 * kWarpsPerBlock)
-    attention_kernel(const float* __restrict__ q, long long ldq, int T, int pos0, const float* __restrict__ K,
+    attention_kernel(const float* __restrict__ q, long long ldq, int T, int pos_arg, const float* __restrict__ K,
                      const float* __restrict__ V, int heads, int kv_heads, int qk_dim, int v_dim, float scale, int window,
-                     const float* __restrict__ sinks, float* __restrict__ out) {
+                     const float* __restrict__ sinks, float* __restrict__ out, const int* __restrict__ pos_dev) {
+  const int pos0 = pos_dev ? *pos_dev : pos_arg;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int item = blockIdx.x * kWarpsPerBlock + warp;
   if (item >= T * heads) return;
@@ -71,7 +72,9 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock)
 }
 
 __global__ void mla_fill_kernel(const float* __restrict__ kvb, const float* __restrict__ k_rot, long long ld_k_rot,
-                                int pos0, int heads, int nope, int rope, int vd, float* kc, float* vc) {
+                                int pos_arg, int heads, int nope, int rope, int vd, float* kc, float* vc,
+                                const int* __restrict__ pos_dev) {
+  const int pos0 = pos_dev ? *pos_dev : pos_arg;
   const int t = blockIdx.x / heads, h = blockIdx.x % heads;
   const int qk = nope + rope;
   const float* src = kvb + (long long)t * heads * (nope + vd) + (long long)h * (nope + vd);
@@ -82,16 +85,32 @@ __global__ void mla_fill_kernel(const float* __restrict__ kvb, const float* __re
   for (int i = threadIdx.x; i < vd; i += blockDim.x) vdst[i] = src[nope + i];
 }
 
+// KV cache store of T rows of `dim` floats at position pos0 (GQA).
+__global__ void kv_store_kernel(const float* __restrict__ src, int dim, int pos_arg, float* cache,
+                                const int* __restrict__ pos_dev) {
+  const int pos0 = pos_dev ? *pos_dev : pos_arg;
+  const float* s = src + (long long)blockIdx.x * dim;
+  float* d = cache + (long long)(pos0 + blockIdx.x) * dim;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) d[i] = s[i];
+}
+
 }  // namespace
 
+void launch_kv_store(const float* src, int T, int dim, int pos0, float* cache, cudaStream_t s, const int* pos_dev) {
+  if (T <= 0) return;
+  kv_store_kernel<<<T, 256, 0, s>>>(src, dim, pos0, cache, pos_dev);
+  MOESCOPE_CUDA_LAUNCHED();
+}
+
 void launch_attention(const float* q, int64_t ldq, int T, int pos0, const float* K, const float* V, int heads, int kv_heads,
-                      int qk_dim, int v_dim, float scale, int window, const float* sinks, float* out, cudaStream_t s) {
+                      int qk_dim, int v_dim, float scale, int window, const float* sinks, float* out, cudaStream_t s,
+                      const int* pos_dev) {
   if (T <= 0) return;
   if (kv_heads <= 0 || heads % kv_heads != 0) throw Error("attention: heads must be a multiple of kv heads");
   const unsigned blocks = ceil_div((long long)T * heads, kWarpsPerBlock);
   const dim3 threads(32 * kWarpsPerBlock);
 #define MOESCOPE_ATTN(VPL) \
-  attention_kernel<VPL><<<blocks, threads, 0, s>>>(q, ldq, T, pos0, K, V, heads, kv_heads, qk_dim, v_dim, scale, window, sinks, out)
+  attention_kernel<VPL><<<blocks, threads, 0, s>>>(q, ldq, T, pos0, K, V, heads, kv_heads, qk_dim, v_dim, scale, window, sinks, out, pos_dev)
   if (v_dim <= 32)
     MOESCOPE_ATTN(1);
   else if (v_dim <= 64)
@@ -107,9 +126,9 @@ void launch_attention(const float* q, int64_t ldq, int T, int pos0, const float*
 }
 
 void launch_mla_fill_cache(const float* kvb, const float* k_rot, int64_t ld_k_rot, int T, int pos0, int heads, int nope,
-                           int rope, int vd, float* kcache, float* vcache, cudaStream_t s) {
+                           int rope, int vd, float* kcache, float* vcache, cudaStream_t s, const int* pos_dev) {
   if (T <= 0) return;
-  mla_fill_kernel<<<T * heads, 128, 0, s>>>(kvb, k_rot, ld_k_rot, pos0, heads, nope, rope, vd, kcache, vcache);
+  mla_fill_kernel<<<T * heads, 128, 0, s>>>(kvb, k_rot, ld_k_rot, pos0, heads, nope, rope, vd, kcache, vcache, pos_dev);
   MOESCOPE_CUDA_LAUNCHED();
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -174,7 +175,15 @@ CudaBackend::CudaBackend(std::shared_ptr<const Model> model, int max_context)
   m_native_k = std::clamp(c.num_experts_per_tok, 1, std::max(1, c.num_experts));
   m_ring.configure(int(m_moe_layers.size()), std::max(1, c.num_experts), m_native_k);
   m_logits_host.reserve(size_t(c.vocab_size));
+  m_pos_dev.reserve(1);
+  m_pos_host.reserve(1);
+  if (const char* g = std::getenv("MOESCOPE_CUDA_GRAPHS"); g && std::string(g) == "0") m_graphs = false;
   ensure_rows(1);
+}
+
+CudaBackend::~CudaBackend() {
+  for (auto& g : m_graph_exec)
+    if (g) cudaGraphExecDestroy(g);
 }
 
 void CudaBackend::ensure_rows(int rows) {
@@ -214,6 +223,7 @@ void CudaBackend::ensure_rows(int rows) {
   m_positions.resize(T);
   m_token_ids.resize(T);
   m_rows = rows;
+  ++m_generation;
 }
 
 void CudaBackend::ensure_pairs(size_t pairs) {
@@ -229,6 +239,7 @@ void CudaBackend::ensure_pairs(size_t pairs) {
   m_act.reserve(pairs * size_t(m_ffn_width));
   m_out_pair.reserve(pairs * H);
   m_pairs = pairs;
+  ++m_generation;
 }
 
 void CudaBackend::check_cancel(const ForwardArgs& a) {
@@ -259,25 +270,59 @@ const float* CudaBackend::forward(const ForwardArgs& a) {
       throw Error("token id " + std::to_string(a.tokens[t]) + " is outside the vocabulary of " +
                   std::to_string(c.vocab_size));
   ensure_rows(T);
-  const int H = c.hidden_size;
   for (int t = 0; t < T; ++t) {
     m_positions[size_t(t)] = a.first_position + t;
     m_token_ids[size_t(t)] = a.tokens[t];
   }
-  std::memcpy(m_tokens_host.get(), a.tokens, sizeof(int32_t) * size_t(T));
-  MOESCOPE_CUDA_CHECK(cudaMemcpyAsync(m_tokens.get(), m_tokens_host.get(), sizeof(int32_t) * size_t(T),
-                                      cudaMemcpyHostToDevice, m_s));
-  launch_embed(m_w.embed, m_tokens.get(), T, m_x.get(), m_s);
-  observe(a, 0, m_x.get(), T);
 
   // The strategy's spec is read once per call: "native" routes on the device.
   const bool native = !a.strategy || a.strategy->spec() == "native";
   const bool record = native && a.num_sinks > 0 && !m_moe_layers.empty();
-  if (native) m_ring.begin_step(T);
+  // Everything a step writes is sized here, before any capture (no allocation inside a graph).
+  if (native) {
+    if (m_ring.begin_step(T)) ++m_generation;
+    ensure_pairs(size_t(T) * m_native_k);
+  }
+  m_out_rows = a.all_logits ? T : 1;
+  m_out_first = a.all_logits ? 0 : T - 1;
+  const size_t nlog = size_t(m_out_rows) * c.vocab_size;
+  if (nlog > m_logits.size()) {
+    m_logits.reserve(nlog);
+    ++m_generation;
+  }
+  m_logits_host.reserve(nlog);
 
+  std::memcpy(m_tokens_host.get(), a.tokens, sizeof(int32_t) * size_t(T));
+  MOESCOPE_CUDA_CHECK(cudaMemcpyAsync(m_tokens.get(), m_tokens_host.get(), sizeof(int32_t) * size_t(T),
+                                      cudaMemcpyHostToDevice, m_s));
+  if (m_graphs && T == 1 && native && !a.observer) {
+    check_cancel(a);
+    run_graph(a, T);
+  } else {
+    enqueue_step(a, T, native, /*capturing=*/false);
+  }
+  if (record) {  // one copy of the whole step's routing records
+    MOESCOPE_CUDA_CHECK(cudaEventRecord(m_streams.routed, m_s));
+    MOESCOPE_CUDA_CHECK(cudaStreamWaitEvent(m_streams.copy, m_streams.routed, 0));
+    m_ring.copy_to_host_async(m_streams.copy);
+  }
+  MOESCOPE_CUDA_CHECK(cudaMemcpyAsync(m_logits_host.get(), m_logits.get(), nlog * sizeof(float), cudaMemcpyDeviceToHost, m_s));
+  MOESCOPE_CUDA_CHECK(cudaStreamSynchronize(m_s));
+  if (record) {
+    MOESCOPE_CUDA_CHECK(cudaStreamSynchronize(m_streams.copy));
+    deliver_records(a, T);
+  }
+  return m_logits_host.get();
+}
+
+void CudaBackend::enqueue_step(const ForwardArgs& a, int T, bool native, bool capturing) {
+  const ModelConfig& c = m_cfg;
+  const int H = c.hidden_size;
+  launch_embed(m_w.embed, m_tokens.get(), T, m_x.get(), m_s);
+  observe(a, 0, m_x.get(), T);
   int moe_index = 0;
   for (int l = 0; l < c.num_layers; ++l) {
-    check_cancel(a);
+    if (!capturing) check_cancel(a);
     const DevLayer& L = m_w.layers[size_t(l)];
     launch_rmsnorm(m_x.get(), H, T, H, L.input_norm, c.rms_norm_eps, m_xn.get(), H, m_s);
     if (c.attention == AttentionKind::MLA)
@@ -291,32 +336,43 @@ const float* CudaBackend::forward(const ForwardArgs& a) {
       ffn(L.mlp, m_xn.get(), T, m_x.get(), /*accumulate=*/true);
     if (l + 1 < c.num_layers) observe(a, l + 1, m_x.get(), T);
   }
-  check_cancel(a);
-  if (record) {  // one copy of the whole step's routing records, overlapping the lm_head
-    MOESCOPE_CUDA_CHECK(cudaEventRecord(m_streams.routed, m_s));
-    MOESCOPE_CUDA_CHECK(cudaStreamWaitEvent(m_streams.copy, m_streams.routed, 0));
-    m_ring.copy_to_host_async(m_streams.copy);
-  }
-
-  const bool all_rows = a.all_logits || a.observer;
-  const int first_row = all_rows ? 0 : T - 1;
-  const int norm_rows = T - first_row;
-  launch_rmsnorm(m_x.get() + size_t(first_row) * H, H, norm_rows, H, m_w.final_norm, c.rms_norm_eps,
+  if (!capturing) check_cancel(a);
+  // Final norm: every row when all logits or the residual stream are wanted, else only the last.
+  const int first_row = (a.all_logits || a.observer) ? 0 : T - 1;
+  launch_rmsnorm(m_x.get() + size_t(first_row) * H, H, T - first_row, H, m_w.final_norm, c.rms_norm_eps,
                  m_xn.get() + size_t(first_row) * H, H, m_s);
   observe(a, c.num_layers, m_xn.get(), T);
-  const int out_rows = a.all_logits ? T : 1;
-  const int out_first = a.all_logits ? 0 : T - 1;
-  const size_t nlog = size_t(out_rows) * c.vocab_size;
-  m_logits.reserve(nlog);
-  m_logits_host.reserve(nlog);
-  m_linear.run(m_xn.get() + size_t(out_first) * H, H, out_rows, m_w.lm_head, nullptr, m_logits.get(), c.vocab_size);
-  MOESCOPE_CUDA_CHECK(cudaMemcpyAsync(m_logits_host.get(), m_logits.get(), nlog * sizeof(float), cudaMemcpyDeviceToHost, m_s));
-  MOESCOPE_CUDA_CHECK(cudaStreamSynchronize(m_s));
-  if (record) {
-    MOESCOPE_CUDA_CHECK(cudaStreamSynchronize(m_streams.copy));
-    deliver_records(a, T);
+  m_linear.run(m_xn.get() + size_t(m_out_first) * H, H, m_out_rows, m_w.lm_head, nullptr, m_logits.get(), c.vocab_size);
+}
+
+void CudaBackend::run_graph(const ForwardArgs& a, int T) {
+  // The position is the one value that changes between replays: it goes up before the launch.
+  m_pos_host.get()[0] = a.first_position;
+  MOESCOPE_CUDA_CHECK(cudaMemcpyAsync(m_pos_dev.get(), m_pos_host.get(), sizeof(int32_t), cudaMemcpyHostToDevice, m_s));
+  const int slot = m_ring.slot();
+  cudaGraphExec_t& exec = m_graph_exec[slot];
+  if (!exec || m_graph_generation[slot] != m_generation) {
+    if (exec) cudaGraphExecDestroy(exec);
+    exec = nullptr;
+    cudaGraph_t graph = nullptr;
+    MOESCOPE_CUDA_CHECK(cudaStreamBeginCapture(m_s, cudaStreamCaptureModeThreadLocal));
+    m_pos_ptr = m_pos_dev.get();
+    try {
+      enqueue_step(a, T, /*native=*/true, /*capturing=*/true);
+    } catch (...) {
+      m_pos_ptr = nullptr;
+      cudaStreamEndCapture(m_s, &graph);
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    m_pos_ptr = nullptr;
+    MOESCOPE_CUDA_CHECK(cudaStreamEndCapture(m_s, &graph));
+    const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    MOESCOPE_CUDA_CHECK(e);
+    m_graph_generation[slot] = m_generation;
   }
-  return m_logits_host.get();
+  MOESCOPE_CUDA_CHECK(cudaGraphLaunch(exec, m_s));
 }
 
 void CudaBackend::deliver_records(const ForwardArgs& a, int T) {

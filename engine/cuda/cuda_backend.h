@@ -30,6 +30,7 @@ struct Streams {
 class CudaBackend final : public Backend {
  public:
   CudaBackend(std::shared_ptr<const Model> model, int max_context);
+  ~CudaBackend() override;
 
   std::string name() const override { return "cuda"; }
   int max_context() const override { return m_ctx; }
@@ -42,6 +43,11 @@ class CudaBackend final : public Backend {
   float* vcache(int layer) const { return m_vcache.get() + size_t(layer) * m_ctx * m_vdim; }
   void observe(const ForwardArgs& a, int index, const float* dev, int T);
   void check_cancel(const ForwardArgs& a);
+  // Enqueues the whole step (embeddings to lm_head) on the main stream; no host sync unless an
+  // observer or a host strategy needs one. `capturing`: recorded into a CUDA graph (no checks, no syncs).
+  void enqueue_step(const ForwardArgs& a, int T, bool native, bool capturing);
+  // Decode step through the captured graph of the current ring slot (captured on first use).
+  void run_graph(const ForwardArgs& a, int T);
 
   // cuda_layers.cpp
   void attention_gqa(int layer, int T, int pos0);
@@ -78,6 +84,17 @@ class CudaBackend final : public Backend {
   PinnedBuffer<uint8_t> m_dropped_host;
   std::vector<int32_t> m_positions, m_token_ids;
   RoutingRing m_ring;
+
+  // CUDA graphs of a decode step (one per ring slot: the slot's record pointers are baked in). A graph
+  // is valid while no buffer it uses has moved: m_generation counts reallocations.
+  bool m_graphs = true;  // MOESCOPE_CUDA_GRAPHS=0 turns them off
+  uint64_t m_generation = 0;
+  cudaGraphExec_t m_graph_exec[RoutingRing::kSlots] = {};
+  uint64_t m_graph_generation[RoutingRing::kSlots] = {};
+  const int* m_pos_ptr = nullptr;  // device position while capturing, else null (positions by value)
+  DeviceBuffer<int32_t> m_pos_dev;
+  PinnedBuffer<int32_t> m_pos_host;
+  int m_out_first = 0, m_out_rows = 1;  // lm_head rows of the step being enqueued
   RoutingDecision m_decision;
 };
 

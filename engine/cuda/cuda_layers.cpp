@@ -44,16 +44,13 @@ void CudaBackend::attention_gqa(int layer, int T, int pos0) {
     launch_clamp(k, size_t(T) * m_kdim, c.clip_qkv, m_s);
     launch_clamp(v, size_t(T) * m_vdim, c.clip_qkv, m_s);
   }
-  launch_rope(q, qdim, T, c.num_heads, hd, 0, m_rot_dim, pos0, m_cos.get(), m_sin.get(), c.rope.interleaved, m_s);
-  launch_rope(k, m_kdim, T, c.num_kv_heads, hd, 0, m_rot_dim, pos0, m_cos.get(), m_sin.get(), c.rope.interleaved, m_s);
-  // Positions [pos0, pos0+T) are contiguous rows of the cache.
-  MOESCOPE_CUDA_CHECK(cudaMemcpyAsync(kcache(layer) + size_t(pos0) * m_kdim, k, sizeof(float) * size_t(T) * m_kdim,
-                                      cudaMemcpyDeviceToDevice, m_s));
-  MOESCOPE_CUDA_CHECK(cudaMemcpyAsync(vcache(layer) + size_t(pos0) * m_vdim, v, sizeof(float) * size_t(T) * m_vdim,
-                                      cudaMemcpyDeviceToDevice, m_s));
+  launch_rope(q, qdim, T, c.num_heads, hd, 0, m_rot_dim, pos0, m_cos.get(), m_sin.get(), c.rope.interleaved, m_s, m_pos_ptr);
+  launch_rope(k, m_kdim, T, c.num_kv_heads, hd, 0, m_rot_dim, pos0, m_cos.get(), m_sin.get(), c.rope.interleaved, m_s, m_pos_ptr);
+  launch_kv_store(k, T, m_kdim, pos0, kcache(layer), m_s, m_pos_ptr);
+  launch_kv_store(v, T, m_vdim, pos0, vcache(layer), m_s, m_pos_ptr);
   const float* sinks = c.attention_sinks ? L.sinks : nullptr;
   launch_attention(q, qdim, T, pos0, kcache(layer), vcache(layer), c.num_heads, c.num_kv_heads, hd, hd, m_attn_scale,
-                   sliding_window(c, layer), sinks, m_attn.get(), m_s);
+                   sliding_window(c, layer), sinks, m_attn.get(), m_s, m_pos_ptr);
   m_linear.run(m_attn.get(), qdim, T, L.o, L.o_bias, m_x.get(), H, /*accumulate=*/true);
 }
 
@@ -80,13 +77,13 @@ void CudaBackend::attention_mla(int layer, int T, int pos0) {
   launch_rmsnorm(m_kva.get(), kva_dim, T, c.kv_lora_rank, L.kv_a_norm, kLoraEps, m_kva.get(), kva_dim, m_s);
   m_linear.run(m_kva.get(), kva_dim, T, L.kv_b, nullptr, m_kvb.get(), kvb_dim);
 
-  launch_rope(m_q.get(), qdim, T, c.num_heads, qk, nope, rope, pos0, m_cos.get(), m_sin.get(), c.rope.interleaved, m_s);
+  launch_rope(m_q.get(), qdim, T, c.num_heads, qk, nope, rope, pos0, m_cos.get(), m_sin.get(), c.rope.interleaved, m_s, m_pos_ptr);
   float* k_rot = m_kva.get() + c.kv_lora_rank;
-  launch_rope(k_rot, kva_dim, T, 1, 0, 0, rope, pos0, m_cos.get(), m_sin.get(), c.rope.interleaved, m_s);
+  launch_rope(k_rot, kva_dim, T, 1, 0, 0, rope, pos0, m_cos.get(), m_sin.get(), c.rope.interleaved, m_s, m_pos_ptr);
   launch_mla_fill_cache(m_kvb.get(), k_rot, kva_dim, T, pos0, c.num_heads, nope, rope, vd, kcache(layer), vcache(layer),
-                        m_s);
+                        m_s, m_pos_ptr);
   launch_attention(m_q.get(), qdim, T, pos0, kcache(layer), vcache(layer), c.num_heads, c.num_heads, qk, vd, m_attn_scale,
-                   sliding_window(c, layer), nullptr, m_attn.get(), m_s);
+                   sliding_window(c, layer), nullptr, m_attn.get(), m_s, m_pos_ptr);
   m_linear.run(m_attn.get(), c.num_heads * vd, T, L.o, nullptr, m_x.get(), H, /*accumulate=*/true);
 }
 

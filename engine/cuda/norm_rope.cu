@@ -38,8 +38,10 @@ __global__ void rmsnorm_kernel(const float* x,  // may alias y (in-place norms)
 
 // One block per (token, head) vector; the vector is staged in shared memory so the interleaved
 // layout can be rewritten in place.
-__global__ void rope_kernel(float* v, long long ld_token, int heads, int head_stride, int offset, int rot_dim, int pos0,
-                            const float* __restrict__ cosv, const float* __restrict__ sinv, int interleaved) {
+__global__ void rope_kernel(float* v, long long ld_token, int heads, int head_stride, int offset, int rot_dim, int pos_arg,
+                            const float* __restrict__ cosv, const float* __restrict__ sinv, int interleaved,
+                            const int* __restrict__ pos_dev) {
+  const int pos0 = pos_dev ? *pos_dev : pos_arg;
   extern __shared__ float buf[];
   const int t = blockIdx.x / heads, h = blockIdx.x % heads;
   float* p = v + t * ld_token + (long long)h * head_stride + offset;
@@ -79,10 +81,10 @@ void launch_rmsnorm(const float* x, int64_t ldx, int rows, int n, const float* w
 }
 
 void launch_rope(float* v, int64_t ld_token, int T, int heads, int head_stride, int offset, int rot_dim, int pos0,
-                 const float* cos, const float* sin, bool interleaved, cudaStream_t s) {
+                 const float* cos, const float* sin, bool interleaved, cudaStream_t s, const int* pos_dev) {
   if (T <= 0 || heads <= 0 || rot_dim < 2) return;
   rope_kernel<<<T * heads, 64, size_t(rot_dim) * sizeof(float), s>>>(v, ld_token, heads, head_stride, offset, rot_dim,
-                                                                     pos0, cos, sin, interleaved ? 1 : 0);
+                                                                     pos0, cos, sin, interleaved ? 1 : 0, pos_dev);
   MOESCOPE_CUDA_LAUNCHED();
 }
 

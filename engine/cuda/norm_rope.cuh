@@ -15,9 +15,10 @@ void launch_rmsnorm(const float* x, int64_t ldx, int rows, int n, const float* w
                     cudaStream_t s);
 // RoPE on `heads` vectors per token: vector (t, h) starts at v + t*ld_token + h*head_stride + offset and
 // its first rot_dim values are rotated with position pos0 + t. cos/sin: [ctx, rot_dim/2].
+// pos_dev: when not null, pos0 is read from the device (CUDA-graph replays of a decode step).
 // interleaved: DeepSeek layout (pairs (2i, 2i+1), result left de-interleaved like transformers).
 void launch_rope(float* v, int64_t ld_token, int T, int heads, int head_stride, int offset, int rot_dim, int pos0,
-                 const float* cos, const float* sin, bool interleaved, cudaStream_t s);
+                 const float* cos, const float* sin, bool interleaved, cudaStream_t s, const int* pos_dev = nullptr);
 // v[i] = clamp(v[i], -lim, lim) (OLMoE clip_qkv).
 void launch_clamp(float* v, size_t n, float lim, cudaStream_t s);
 // x[t, :] = float(E[tokens[t], :]).

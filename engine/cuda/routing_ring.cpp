@@ -14,14 +14,17 @@ size_t RoutingRing::slot_bytes(int T) const {
   return size_t(m_layers) * size_t(T) * (size_t(m_experts) * sizeof(float) + size_t(m_k) * (sizeof(int32_t) + sizeof(float)));
 }
 
-void RoutingRing::begin_step(int T) {
+bool RoutingRing::begin_step(int T) {
+  bool grew = false;
   if (T > m_cap) {
+    grew = true;
     m_device.reserve(kSlots * slot_bytes(T));
     m_host.reserve(kSlots * slot_bytes(T));
     m_cap = T;
   }
   m_rows = T;
   m_slot = (m_slot + 1) % kSlots;
+  return grew;
 }
 
 size_t RoutingRing::logits_offset(int m) const {

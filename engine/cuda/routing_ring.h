@@ -19,7 +19,9 @@ class RoutingRing {
   // Layout for moe_layers layers of E experts, k experts per token.
   void configure(int moe_layers, int experts, int k);
   // Starts the next slot for a step of T tokens (grows the buffers for longer steps).
-  void begin_step(int T);
+  // Returns true when the buffers moved (device pointers of earlier steps are stale).
+  bool begin_step(int T);
+  int slot() const { return m_slot; }
   float* logits(int moe_layer) const;    // device [T, E]
   int32_t* experts(int moe_layer) const; // device [T, k]
   float* weights(int moe_layer) const;   // device [T, k]
