@@ -195,7 +195,7 @@ void CudaBackend::moe_block(int layer, int moe_index, int T, const ForwardArgs& 
     lists.slot_pair = m_slot_pair.get();
     const int max_active = int(std::min<long long>(E, (long long)T * k));
     launch_expert_gate_up(m_xn.get(), lists, L.experts, max_active, T, c.swiglu_limit, m_act.get(), m_s);
-    launch_expert_down(m_act.get(), lists, L.experts, max_active, T, m_out_pair.get(), m_s);
+    if (T > 1) launch_expert_down(m_act.get(), lists, L.experts, max_active, T, m_out_pair.get(), m_s);
   }
   const float* shared_out = nullptr;
   const float* shared_gate = nullptr;
@@ -207,8 +207,12 @@ void CudaBackend::moe_block(int layer, int moe_index, int T, const ForwardArgs& 
       shared_gate = m_shared_gate.get();
     }
   }
-  launch_moe_combine(m_x.get(), T, k, H, m_out_pair.get(), k > 0 ? m_slot_pair.get() : nullptr, weights, shared_out,
-                     shared_gate, m_s);
+  if (T == 1 && k > 0)  // decode: down + weighted sum + shared + residual in one kernel
+    launch_expert_down_combine_1(m_x.get(), m_act.get(), experts, m_slot_pair.get(), weights, k, L.experts, shared_out,
+                                 shared_gate, m_s);
+  else
+    launch_moe_combine(m_x.get(), T, k, H, m_out_pair.get(), k > 0 ? m_slot_pair.get() : nullptr, weights, shared_out,
+                       shared_gate, m_s);
 }
 
 }  // namespace moescope::cuda

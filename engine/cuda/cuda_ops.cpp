@@ -200,7 +200,7 @@ std::vector<float> moe_experts(const std::vector<float>& x, const std::vector<fl
     ExpertLists lists{offsets.get(), active.get(), n_active.get(), pair_tok.get(), slot_pair.get()};
     const int max_active = int(std::min<long long>(E, (long long)T * k));
     launch_expert_gate_up(dxn.get(), lists, tab, max_active, T, swiglu_limit, act.get(), nullptr);
-    launch_expert_down(act.get(), lists, tab, max_active, T, out_pair.get(), nullptr);
+    if (T > 1) launch_expert_down(act.get(), lists, tab, max_active, T, out_pair.get(), nullptr);
   }
   // Shared expert through the backend's own path: linears + SwiGLU.
   DeviceBuffer<float> shared_out, gate_logit;
@@ -227,7 +227,10 @@ std::vector<float> moe_experts(const std::vector<float>& x, const std::vector<fl
       sg = gate_logit.get();
     }
   }
-  launch_moe_combine(dx.get(), T, k, H, out_pair.get(), k > 0 ? slot_pair.get() : nullptr, dwt.get(), so, sg, nullptr);
+  if (T == 1 && k > 0)  // the backend's decode path
+    launch_expert_down_combine_1(dx.get(), act.get(), dex.get(), slot_pair.get(), dwt.get(), k, tab, so, sg, nullptr);
+  else
+    launch_moe_combine(dx.get(), T, k, H, out_pair.get(), k > 0 ? slot_pair.get() : nullptr, dwt.get(), so, sg, nullptr);
   return down(dx, size_t(T) * H);
 }
 

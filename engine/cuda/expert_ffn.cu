@@ -118,6 +118,39 @@ __global__ void combine_kernel(float* x, int k, int H, const float* __restrict__
   }
 }
 
+template <class W>
+__global__ void __launch_bounds__(32 * kRows)
+    down_combine_1_kernel(float* x, const float* __restrict__ act, const int32_t* __restrict__ experts,
+                          const int32_t* __restrict__ slot_pair, const float* __restrict__ w, int k, ExpertTable tab,
+                          const float* __restrict__ shared_out, const float* __restrict__ shared_gate_logit) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int row = blockIdx.x * kRows + warp;
+  const int H = tab.hidden, I = tab.inter;
+  if (row >= H) return;
+  float acc = 0.0f, bias = 0.0f;
+  for (int j = 0; j < k; ++j) {
+    const int p = slot_pair[j];
+    if (p < 0) continue;  // none, dropped, or a repeat of an earlier slot's expert
+    const int e = experts[j];
+    const float wj = w[j];
+    const W* d = static_cast<const W*>(tab.down[e]) + (long long)row * I;
+    const float* a = act + (long long)p * I;
+    float part = 0.0f;
+    for (int i = lane; i < I; i += 32) part = fmaf(load_w(d + i), a[i], part);
+    acc = fmaf(wj, part, acc);
+    if (tab.down_bias) bias = fmaf(wj, tab.down_bias[e][row], bias);
+  }
+  const float moe = warp_sum(acc) + bias;
+  if (lane == 0) {
+    float add = moe;
+    if (shared_out) {
+      const float g = shared_gate_logit ? 1.0f / (1.0f + expf(-shared_gate_logit[0])) : 1.0f;
+      add += g * shared_out[row];
+    }
+    x[row] += add;
+  }
+}
+
 __global__ void swiglu_kernel(float* g, const float* __restrict__ u, size_t n, float limit) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
     g[i] = activate(g[i], u[i], limit);
@@ -152,6 +185,17 @@ void launch_moe_combine(float* x, int T, int k, int H, const float* out_pair, co
   if (T <= 0) return;
   if (!slot_pair || !w) k = 0;
   combine_kernel<<<T, 256, 0, s>>>(x, k, H, out_pair, slot_pair, w, shared_out, shared_gate_logit);
+  MOESCOPE_CUDA_LAUNCHED();
+}
+
+void launch_expert_down_combine_1(float* x, const float* act, const int32_t* experts, const int32_t* slot_pair,
+                                  const float* w, int k, const ExpertTable& tab, const float* shared_out,
+                                  const float* shared_gate_logit, cudaStream_t s) {
+  dispatch_wtype(tab.type, [&](auto tag) {
+    using T_ = decltype(tag);
+    down_combine_1_kernel<T_><<<ceil_div(tab.hidden, kRows), 32 * kRows, 0, s>>>(x, act, experts, slot_pair, w, k, tab,
+                                                                                shared_out, shared_gate_logit);
+  });
   MOESCOPE_CUDA_LAUNCHED();
 }
 

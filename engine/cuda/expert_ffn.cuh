@@ -45,6 +45,11 @@ void launch_expert_down(const float* act, const ExpertLists& lists, const Expert
 // g_t = sigmoid(shared_gate_logit[t]) (1 when null); shared_out may be null.
 void launch_moe_combine(float* x, int T, int k, int H, const float* out_pair, const int32_t* slot_pair, const float* w,
                         const float* shared_out, const float* shared_gate_logit, cudaStream_t s);
+// Decode (one token) fused form of down + combine: x[:] += sum_j w[j] down_{experts[j]} act[slot_pair[j]]
+// + g * shared_out, one pass over each chosen expert's down rows, no out_pair round trip.
+void launch_expert_down_combine_1(float* x, const float* act, const int32_t* experts, const int32_t* slot_pair,
+                                  const float* w, int k, const ExpertTable& tab, const float* shared_out,
+                                  const float* shared_gate_logit, cudaStream_t s);
 // g[i] = silu(g[i]) * u[i], or GPT-OSS clamped SwiGLU when swiglu_limit > 0.
 void launch_swiglu(float* g, const float* u, size_t n, float swiglu_limit, cudaStream_t s);
 
