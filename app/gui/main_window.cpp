@@ -28,6 +28,8 @@
 #include "app/gui/prompt_suites.h"
 #include "app/gui/recent_files.h"
 #include "app/gui/session_controller.h"
+#include "app/gui/suite_runner.h"
+#include "app/cli/cli.h"
 #include "views/expert_load_view.h"
 #include "views/routing_heatmap.h"
 #include "views/routing_table_model.h"
@@ -270,6 +272,9 @@ void MainWindow::createMenus() {
     run->addAction(action(QLatin1String(n)));
   QMenu* view = menuBar()->addMenu(tr("&View"));
   for (QDockWidget* d : {m_prompt_dock, m_chips_dock, m_details_dock, m_load_dock}) view->addAction(d->toggleViewAction());
+  view->addSeparator();
+  // Part II analysis views (drift, specialisation map, throughput, compare): hidden docks, toggled here.
+  install_analysis_views(this, m_controller, view, QString::fromStdString(cli::default_datasets_dir()));
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("&About MoEScope"), this, [this] {
     QMessageBox::about(this, tr("About MoEScope"),
