@@ -98,8 +98,9 @@ void compare_routing(const RoutingCapture::Layer& got, const std::vector<int64_t
     for (auto& [e, w] : mine) ms.insert(e);
     for (auto& [e, w] : ref) rs.insert(e);
     ASSERT_EQ(ms, rs) << what << ": expert set differs at token " << t;
-    if (ref_weights)
+    if (ref_weights) {
       for (auto& [e, w] : ref) EXPECT_NEAR(mine[e], w, weight_tol) << what << ": token " << t << " expert " << e;
+    }
   }
 }
 
