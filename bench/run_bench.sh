@@ -20,6 +20,9 @@ threads="${THREADS:-2}"; plen="${PROMPT_LEN:-128}"; gen="${GEN:-128}"; rounds="$
 tmp="$(mktemp -d /tmp/moescope-run-bench-XXXXXX)"
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads"
+# The peer's OpenMP threads spin-wait by default; on a machine shared with other work that makes it up to
+# 10x slower (measured: prefill 7 vs 65 tok/s), so the peer runs with passive waiting, its better setting.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 
 demo="$root/datasets/moescope-demo-mixtral"
 synth="$tmp/olmoe-synthetic"
