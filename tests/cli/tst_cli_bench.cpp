@@ -148,6 +148,29 @@ TEST(CliBench, SyntheticFromAConfigFileLoadsAndRuns) {
   EXPECT_EQ(j["greedy_ids"].size(), 4u);
 }
 
+TEST(CliBench, PeakMemoryStaysWithinWeightsPlusKvPlusTwentyPercent) {
+  // ~200 MB of OLMoE-shaped weights (1 layer, 8 experts, 8k vocabulary): large enough that the executable's
+  // own ~10 MB do not dominate, small enough for a test.
+  const ProcResult r = run_bench("--synthetic olmoe-1b-7b --layers 1 --experts 8 --vocab 8192 --prompt-len 32 --gen 8 "
+                                 "--reps 1 --threads 2 --no-stream --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  std::map<std::string, std::pair<int64_t, int64_t>> scaled;
+  for (const auto& s : j["synthetic"]["scaled"]) scaled[s["key"]] = {s["from"], s["to"]};
+  EXPECT_EQ(scaled["num_hidden_layers"], std::make_pair(int64_t(16), int64_t(1)));
+  EXPECT_EQ(scaled["num_experts"], std::make_pair(int64_t(64), int64_t(8)));
+  EXPECT_EQ(scaled["vocab_size"], std::make_pair(int64_t(50304), int64_t(8192)));
+  // bf16 bytes from the shapes: embeddings + lm_head, norms, q/k/v/o + q/k norms, router, 8 experts.
+  const double H = 2048, V = 8192, I = 1024, E = 8;
+  const double params = 2 * V * H + H + 2 * H + 4 * H * H + 2 * H + E * H + E * 3 * H * I;
+  const double weights = j["memory"]["weights_bytes"].get<double>();
+  EXPECT_EQ(weights, 2 * params);
+  const double peak = j["memory"]["peak_rss_bytes"].get<double>();
+  const double kv = j["memory"]["kv_cache_bytes"].get<double>();
+  EXPECT_GE(peak, weights);
+  EXPECT_LE(peak, 1.2 * (weights + kv)) << "peak RSS " << peak << " for " << weights << " B of weights";
+}
+
 TEST(CliBench, WriteOnlyKeepsARealCheckpoint) {
   const std::string dir = moescope::test::temp_dir("cli-bench-synth") + "/m";
   const ProcResult r = run_bench("--synthetic '" + moescope::test::model_fixture("qwen2_moe") +
