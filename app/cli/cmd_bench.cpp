@@ -392,6 +392,13 @@ int cmd_bench(const Args& args) {
 
   // Synthetic checkpoint: written to disk and loaded through the ordinary loader.
   std::string model_dir = o.model;
+  struct Cleanup {  // removes the temporary synthetic checkpoint however we leave
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup;
   std::string temp_dir;
   SyntheticPlan plan;
   if (!o.synthetic.empty()) {
@@ -405,6 +412,7 @@ int cmd_bench(const Args& args) {
       buf.push_back('\0');
       if (!mkdtemp(buf.data())) throw Error(t + ": cannot create a temporary directory for the synthetic model");
       temp_dir = model_dir = buf.data();
+      cleanup.dir = temp_dir;
     }
     const auto tw = Clock::now();
     write_synthetic_checkpoint(plan, model_dir);
@@ -418,13 +426,6 @@ int cmd_bench(const Args& args) {
       return 0;
     }
   }
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{temp_dir};
 
   // Bandwidth reference first, in a child, before this process has any threads or large buffers.
   Bandwidth bw;
