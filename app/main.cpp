@@ -1,4 +1,7 @@
 // Entry point: `moescope <subcommand> ...` runs headless; `moescope` or `moescope open PATH` opens the GUI.
+#include <hdf5.h>
+
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -21,6 +24,12 @@ static void print_usage() {
 }
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) would kill us with SIGXFSZ mid-trace; ignored, the write fails with
+  // EFBIG and the trace writer reports it as one error line like a full disk.
+  std::signal(SIGXFSZ, SIG_IGN);
+  // After a failed write HDF5 keeps a half-closed file id; its atexit cleanup then dereferences a null
+  // pointer (H5F__close_cb, HDF5 1.10). Our files are closed by their owners before exit, so skip it.
+  H5dont_atexit();
   std::string open_path;
   if (argc >= 2) {
     const std::string cmd = argv[1];

@@ -1,0 +1,23 @@
+// libFuzzer target: opening an HDF5 trace and reading every run. Must succeed or throw moescope::Error.
+// HDF5's own error stack printing is turned off (it would flood the fuzzer's output).
+#include <hdf5.h>
+
+#include "engine/util/error.h"
+#include "fuzz/fuzz_support.h"
+#include "probes/trace/trace_reader.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const bool quiet = (H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr), true);
+  (void)quiet;
+  const std::string path = moescope::fuzz::write_file("trace.h5", data, size);
+  try {
+    moescope::TraceReader reader(path);
+    for (const auto& name : reader.info().runs) {
+      moescope::RunData run = reader.read_run(name);
+      volatile size_t n = run.token_ids.size() + run.experts.size() + run.router_logits.size();
+      (void)n;
+    }
+  } catch (const moescope::Error&) {
+  }
+  return 0;
+}
