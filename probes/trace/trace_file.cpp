@@ -1,6 +1,14 @@
 // TraceFile and TraceRunStream: writing the HDF5 trace layout (see trace_file.h, docs/trace-format.md).
 #include "probes/trace/trace_file.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "engine/util/error.h"
@@ -191,6 +199,39 @@ h5::Id TraceFile::group(const std::string& path) { return h5::open_or_create_gro
 
 void TraceFile::flush() {
   if (m_file.valid() && H5Fflush(m_file, H5F_SCOPE_GLOBAL) < 0) throw Error(m_path + ": cannot flush (disk full?)");
+}
+
+void TraceFile::ensure_space(uint64_t bytes) {
+  if (!m_file.valid()) throw Error(m_path + ": trace file was given up after an earlier write error");
+  const uint64_t need = 2 * bytes + (256u << 10);
+  struct stat st{};
+  const uint64_t size = ::stat(m_path.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
+  std::string why;
+  struct rlimit lim{};
+  if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && size + need > uint64_t(lim.rlim_cur))
+    why = "file size limit of " + std::to_string(uint64_t(lim.rlim_cur)) + " bytes reached";
+  const size_t slash = m_path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : m_path.substr(0, slash);
+  struct statvfs vfs{};
+  if (why.empty() && ::statvfs(dir.c_str(), &vfs) == 0 && uint64_t(vfs.f_bavail) * vfs.f_frsize < need)
+    why = "no space left on device";
+  if (why.empty()) return;
+  abandon();
+  throw Error(m_path + ": disk full (" + why + "); the trace keeps what was written before");
+}
+
+void TraceFile::abandon() {
+  // Point HDF5's file descriptor at a read-only one: any later write (closing ids, library shutdown)
+  // fails instead of overwriting the consistent state of the last flush. The id is leaked on purpose.
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(m_file, H5P_DEFAULT, &handle) >= 0 && handle) {
+    const int ro = ::open(m_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ro >= 0) {
+      ::dup2(ro, *static_cast<int*>(handle));
+      ::close(ro);
+    }
+  }
+  (void)m_file.release();
 }
 
 void TraceFile::close() {

@@ -57,9 +57,15 @@ class TraceFile {
   h5::Id group(const std::string& path);
   void flush();
   void close();
+  // Before `bytes` more are written: when the file system (or RLIMIT_FSIZE) has less than twice that
+  // plus 256 KiB left, the file is given up as it was at the last flush (HDF5 never writes to it again,
+  // so what was flushed stays readable) and Error "<path>: disk full ..." is thrown. A write that fails
+  // half way through an HDF5 flush would leave links to objects that were never written.
+  void ensure_space(uint64_t bytes);
 
  private:
   explicit TraceFile(std::string path) : m_path(std::move(path)) {}
+  void abandon();
   std::string m_path;
   h5::Id m_file;
 };

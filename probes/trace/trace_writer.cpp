@@ -291,6 +291,16 @@ void TraceWriter::thread_main() {
     }
     if (!failed) {
       try {
+        uint64_t bytes = 0;  // what this batch writes, roughly (HDF5 adds chunk and metadata overhead)
+        for (const Item& it : batch) {
+          if (it.kind != Item::Rows) continue;
+          const RunData& b = it.block;
+          bytes += 8 * b.token_ids.size() + b.is_prompt.size() + 4 * b.router_logits.size() +
+                   4 * b.experts.size() + 4 * b.weights.size() + b.dropped.size() + 4 * b.next_logits.size() +
+                   17 * b.step_ns.size();
+          for (const auto& t : b.token_text) bytes += t.size() + 16;
+        }
+        m_file->ensure_space(bytes);
         for (size_t i = 0; i < batch.size(); ++i) {
           Item& it = batch[i];
           while (it.kind == Item::Rows && i + 1 < batch.size() && batch[i + 1].kind == Item::Rows &&
