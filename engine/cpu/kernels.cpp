@@ -202,6 +202,9 @@ void rmsnorm(const float* x, const TensorRef& w, int64_t n, float eps, float* y)
   } else if (w.dtype == DType::F32) {
     const float* wf = reinterpret_cast<const float*>(w.data);
     for (int64_t i = 0; i < n; ++i) y[i] = wf[i] * (x[i] * r);
+  } else if (w.dtype == DType::BF16) {  // same values as w.at(i), without its per-element dispatch
+    const uint16_t* wb = reinterpret_cast<const uint16_t*>(w.data);
+    for (int64_t i = 0; i < n; ++i) y[i] = bf16_to_f32(wb[i]) * (x[i] * r);
   } else {
     for (int64_t i = 0; i < n; ++i) y[i] = w.at(i) * (x[i] * r);
   }
