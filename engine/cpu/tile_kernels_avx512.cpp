@@ -35,13 +35,18 @@ struct LoadF16 {
   static float load1(const T* w) { return fp16_to_f32(*w); }
 };
 
+// `next`: the weight rows the following row block will read, prefetched while this one computes (the
+// weights stream from memory once per prefill; new streams at block boundaries would otherwise stall).
 template <class L, int RB, int TB>
-MS_AVX512 inline void tile(const float* x, int64_t ldx, const typename L::T* w, int64_t K, float* y, int64_t ldy) {
+MS_AVX512 inline void tile(const float* x, int64_t ldx, const typename L::T* w, int64_t K, float* y, int64_t ldy,
+                           const typename L::T* next = nullptr) {
   const int64_t K16 = K & ~int64_t(15);
   __m512 acc[RB][TB];
   for (int r = 0; r < RB; ++r)
     for (int t = 0; t < TB; ++t) acc[r][t] = _mm512_setzero_ps();
   for (int64_t i = 0; i < K16; i += 16) {
+    if (next)
+      for (int r = 0; r < RB; ++r) _mm_prefetch(reinterpret_cast<const char*>(next + r * K + i), _MM_HINT_T0);
     __m512 xv[TB];
     for (int t = 0; t < TB; ++t) xv[t] = _mm512_loadu_ps(x + t * ldx + i);
     for (int r = 0; r < RB; ++r) {
@@ -60,8 +65,12 @@ MS_AVX512 inline void tile(const float* x, int64_t ldx, const typename L::T* w, 
 
 template <class L, int RB>
 MS_AVX512 inline void row_block(const float* x, int64_t ldx, int T, const typename L::T* w, int64_t K, float* y,
-                                int64_t ldy) {
+                                int64_t ldy, const typename L::T* next = nullptr) {
   int t = 0;
+  if (next && T >= 6) {  // the first token tile prefetches the next block's rows
+    tile<L, RB, 6>(x, ldx, w, K, y, ldy, next);
+    t = 6;
+  }
   for (; t + 6 <= T; t += 6) tile<L, RB, 6>(x + t * ldx, ldx, w, K, y + t * ldy, ldy);
   switch (T - t) {
     case 5: tile<L, RB, 3>(x + t * ldx, ldx, w, K, y + t * ldy, ldy); t += 3; [[fallthrough]];
@@ -82,7 +91,8 @@ MS_AVX512 void tile_rows(const float* x, int64_t ldx, int T, const void* wv, int
     const float* xc = x + int64_t(t0) * ldx;
     float* yc = y + int64_t(t0) * ldy;
     int r = 0;
-    for (; r + 4 <= R; r += 4) row_block<L, 4>(xc, ldx, tn, w + r * K, K, yc + r, ldy);
+    for (; r + 4 <= R; r += 4)
+      row_block<L, 4>(xc, ldx, tn, w + r * K, K, yc + r, ldy, t0 == 0 && r + 8 <= R ? w + (r + 4) * K : nullptr);
     for (; r < R; ++r) row_block<L, 1>(xc, ldx, tn, w + r * K, K, yc + r, ldy);
   }
 }
