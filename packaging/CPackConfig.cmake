@@ -3,10 +3,13 @@ set(CPACK_PACKAGE_NAME moescope)
 set(CPACK_PACKAGE_VENDOR "MoEScope developers")
 set(CPACK_PACKAGE_CONTACT "MoEScope developers <moescope@users.noreply.invalid>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Inspect Mixture-of-Experts routing token by token")
-set(CPACK_PACKAGE_DESCRIPTION "MoEScope opens Hugging Face Mixture-of-Experts checkpoints (Mixtral, OLMoE,
- Qwen2-MoE, Qwen3-MoE, DeepSeek-V3), runs them in an embedded engine and shows what every router did:
- router logits, chosen experts, load against capacity, drift and specialization; routing strategies can be
- swapped and compared side by side, and everything exports as an HDF5 trace.")
+# One paragraph without line breaks: in a Debian control file a continuation line that starts with two
+# spaces is shown verbatim, so the text wrapped here would come out ragged.
+set(CPACK_PACKAGE_DESCRIPTION "MoEScope opens Hugging Face Mixture-of-Experts checkpoints (Mixtral, OLMoE, \
+Qwen2-MoE, Qwen3-MoE, DeepSeek-V3), runs them in an embedded engine and shows what every router did: \
+router logits, chosen experts, load against capacity, drift and specialization; routing strategies can be \
+swapped and compared side by side, and everything exports as an HDF5 trace. A small demo checkpoint and \
+prompt suites are included.")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_GENERATOR DEB)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
@@ -14,6 +17,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://example.invalid/moescope")
 # Runtime libraries are found by dpkg-shlibdeps from the binary's NEEDED entries.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# The desktop app needs a Qt platform plugin (xcb/wayland), which no NEEDED entry names.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "qt6-qpa-plugins")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 
