@@ -14,7 +14,12 @@
 #include <algorithm>
 #include <cmath>
 
+#include <QDockWidget>
+#include <QTemporaryDir>
+
+#include "app/gui/main_window.h"
 #include "app/gui/prompt_suites.h"
+#include "app/gui/session_controller.h"
 #include "app/gui/suite_runner.h"
 #include "views/drift_matrix_heatmap.h"
 #include "views/specialization_colours.h"
@@ -64,7 +69,17 @@ double npmi_by_hand(double n_ce, double n_c, double n_e, double n) {
 
 class TestSpecializationView : public QObject {
   Q_OBJECT
+  QTemporaryDir m_settings_dir;
+
  private slots:
+  void initTestCase() {
+    // The main window persists its layout: keep that out of the user's settings.
+    QSettings::setDefaultFormat(QSettings::IniFormat);
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_settings_dir.path());
+    QCoreApplication::setOrganizationName(QStringLiteral("MoEScopeTest"));
+    QCoreApplication::setApplicationName(QStringLiteral("tst_specialization_view"));
+  }
+
   void modelTester() {
     SpecializationModel model;
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
@@ -150,6 +165,8 @@ class TestSpecializationView : public QObject {
     QVERIFY(!runner.isRunning());
   }
 
+  void insideTheMainWindow();
+
   void demoSuiteMatchesReadme() {
     QString err;
     const auto prompts = gui::load_prompt_suite(kSuite, &err);
@@ -209,6 +226,39 @@ class TestSpecializationView : public QObject {
     save(view, QStringLiteral("specialization_token_classes.png"));
   }
 };
+
+void TestSpecializationView::insideTheMainWindow() {
+  // The main window carries the four analysis docks (hidden until chosen in the View menu); the map's
+  // Run button runs the demo suite on the window's model.
+  gui::MainWindow w;
+  w.resize(1500, 1000);
+  for (const char* name : {"driftDock", "specializationDock", "dashboardDock", "compareDock"}) {
+    auto* d = w.findChild<QDockWidget*>(QLatin1String(name));
+    QVERIFY2(d, name);
+    QVERIFY(!d->isVisible());
+  }
+  QSignalSpy loaded(w.controller(), &gui::SessionController::loaded);
+  w.open(kDemo);
+  QVERIFY(loaded.wait(60000));
+  w.show();
+  QVERIFY(QTest::qWaitForWindowExposed(&w));
+  auto* dock = w.findChild<QDockWidget*>(QStringLiteral("specializationDock"));
+  dock->show();
+  dock->raise();
+  auto* view = qobject_cast<SpecializationView*>(dock->widget());
+  auto* runner = w.findChild<SuiteRunner*>();
+  QVERIFY(view && runner);
+  QSignalSpy finished(runner, &SuiteRunner::finished);
+  view->runButton()->click();
+  QVERIFY(finished.wait(120000));
+  QCOMPARE(int(runner->results().size()), 12);
+  QCOMPARE(view->model()->columnCount(), 4);
+  view->setLayer(5);
+  w.resizeDocks({dock}, {620}, Qt::Vertical);
+  w.resizeDocks({dock}, {1250}, Qt::Horizontal);
+  QTest::qWait(50);
+  save(w, QStringLiteral("main_window_specialization.png"));
+}
 
 QTEST_MAIN(TestSpecializationView)
 #include "tst_specialization_view.moc"
