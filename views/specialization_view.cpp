@@ -174,11 +174,11 @@ void SpecializationView::refresh() {
   const bool npmi = m_measure == Measure::Npmi;
   spec.title = npmi ? tr("Expert specialisation, %1: normalised PMI of expert and %2").arg(layer, labels ? tr("prompt label") : tr("token class"))
                     : tr("Expert specialisation, %1: share of each %2's selections per expert").arg(layer, labels ? tr("prompt label") : tr("token class"));
-  spec.subtitle = npmi ? tr("red = expert chosen more often than chance for that category, blue = less; %1 runs, %2 tokens, %3 selections")
+  spec.subtitle = npmi ? tr("red = expert chosen more often than chance for that category, blue = less\n%1 runs, %2 tokens, %3 selections")
                              .arg(runs.size()).arg(tokens).arg(std::accumulate(m.counts.begin(), m.counts.end(), int64_t(0)))
-                       : tr("p(expert | category); uniform routing would give %1 per expert; %2 runs, %3 tokens")
+                       : tr("p(expert | category); uniform routing would give %1 per expert\n%2 runs, %3 tokens")
                              .arg(m.num_experts > 0 ? 1.0 / m.num_experts : 0.0, 0, 'f', 3).arg(runs.size()).arg(tokens);
-  spec.outline_legend = tr("orange boxes: each category's most used expert (thick) and second most used (thin), by selection count%1")
+  spec.outline_legend = tr("orange: each category's most used expert (thick), second (thin)%1")
                             .arg(npmi ? tr("; grey = never selected") : QString());
   spec.x_title = labels ? tr("prompt label (category)") : tr("token class (category)");
   spec.y_title = tr("expert (%1)").arg(m_sort_box->count() ? m_sort_box->currentText() : tr("by expert id"));
