@@ -384,9 +384,6 @@ int cmd_bench(const Args& args) {
     std::fprintf(stderr, "moescope bench: error: %s\n%s", e.what(), kUsage);
     return 2;
   }
-#ifndef MOESCOPE_HAVE_CUDA
-  if (o.backend == "cuda") throw Error("--backend cuda: no CUDA device (this build has no CUDA backend)");
-#endif
   const double load_start = loadavg_1m();
   json out;
 

@@ -8,9 +8,7 @@
 
 #include "engine/cpu/kernels.h"
 #include "engine/util/error.h"
-#ifdef MOESCOPE_HAVE_CUDA
-#include "engine/cuda/cuda_device.h"
-#endif
+#include "engine/cpu/cuda_plugin.h"
 
 namespace moescope {
 
@@ -288,13 +286,7 @@ std::unique_ptr<Backend> make_cpu_backend(std::shared_ptr<const Model> model, in
 std::unique_ptr<Backend> make_backend(const std::string& backend, std::shared_ptr<const Model> model, int threads,
                                       int max_context) {
   if (backend.empty() || backend == "cpu") return make_cpu_backend(std::move(model), threads, max_context);
-  if (backend == "cuda") {
-#ifdef MOESCOPE_HAVE_CUDA
-    return make_cuda_backend(std::move(model), max_context);
-#else
-    throw Error("no CUDA device: this build has no CUDA backend (use --backend cpu)");
-#endif
-  }
+  if (backend == "cuda") return load_cuda_backend(std::move(model), max_context);
   throw Error("unknown backend '" + backend + "' (expected cpu or cuda)");
 }
 
