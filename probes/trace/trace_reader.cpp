@@ -1,13 +1,22 @@
 // TraceReader (see trace_reader.h, docs/trace-format.md).
 #include "probes/trace/trace_reader.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "engine/util/error.h"
 #include "probes/trace/trace_file.h"
 
 namespace moescope {
+
+std::vector<RunData> read_trace_unprobed(const std::string& path);
 
 static std::string shape_str(const std::vector<hsize_t>& d) {
   std::string s = "[";
@@ -15,8 +24,42 @@ static std::string shape_str(const std::vector<hsize_t>& d) {
   return s + "]";
 }
 
-TraceReader::TraceReader(const std::string& path) : m_path(path) {
+// Reads every run of `path` in a child process; throws if the child was killed by a signal (a crash
+// inside HDF5) or did not finish in time. Errors the reader reports cleanly are left to the caller's
+// own read, which gives the same message.
+static void read_in_child_first(const std::string& path) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return;  // cannot fork: fall back to reading directly
+  if (pid == 0) {
+    int code = 0;
+    try {
+      (void)read_trace_unprobed(path);
+    } catch (...) {
+      code = 1;
+    }
+    ::_exit(code);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  int status = 0;
+  for (;;) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (r < 0) return;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      throw Error(path + ": corrupt HDF5 file (reading it did not finish within 5 minutes)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (WIFSIGNALED(status))
+    throw Error(path + ": corrupt HDF5 file (the HDF5 library crashed reading it: " +
+                std::string(::strsignal(WTERMSIG(status))) + ")");
+}
+
+TraceReader::TraceReader(const std::string& path, bool probe_in_child) : m_path(path) {
   h5::quiet();
+  if (probe_in_child) read_in_child_first(path);
   const std::string name = std::filesystem::path(path).filename().string();
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw Error(path + ": no such file");
@@ -183,5 +226,7 @@ std::vector<RunData> TraceReader::read_all() const {
 }
 
 std::vector<RunData> read_trace(const std::string& path) { return TraceReader(path).read_all(); }
+
+std::vector<RunData> read_trace_unprobed(const std::string& path) { return TraceReader(path, false).read_all(); }
 
 }  // namespace moescope
