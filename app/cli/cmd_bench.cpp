@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/cli.h"
+#include "app/cli/cli_args.h"
 #include "engine/checkpoint/weight_store.h"
 #include "engine/cpu/backend.h"
 #include "engine/cpu/kernels.h"
@@ -48,20 +49,6 @@ const char* kUsage =
     "         [--synthetic-dir DIR [--write-only]] [--no-stream]\n"
     "  synthetic names: olmoe-1b-7b, qwen1.5-moe-a2.7b, qwen3-30b-a3b, mixtral-8x7b, deepseek-v3\n"
     "  (scaled down to --max-weights-gib, default 4, by fewer layers; what was scaled is reported)\n";
-
-struct UsageError : Error {
-  using Error::Error;
-};
-
-long parse_int(const std::string& flag, const std::string& v, long lo, long hi) {
-  char* end = nullptr;
-  errno = 0;
-  const long x = std::strtol(v.c_str(), &end, 10);
-  if (v.empty() || *end || errno || x < lo || x > hi)
-    throw UsageError(flag + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" +
-                     v + "'");
-  return x;
-}
 
 struct Options {
   std::string model;

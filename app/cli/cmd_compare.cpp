@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/cli.h"
+#include "app/cli/cli_args.h"
 #include "engine/model/model.h"
 #include "engine/routing/strategy.h"
 #include "engine/session/session.h"
@@ -26,17 +27,6 @@
 namespace moescope::cli {
 
 namespace {
-
-struct UsageError : Error {
-  using Error::Error;
-};
-
-struct PromptInput {
-  std::string text;             // when given as text
-  std::vector<int32_t> ids;     // when given as ids
-  bool is_text = true;
-  std::string label;
-};
 
 struct CompareOptions {
   std::string model;
@@ -56,81 +46,6 @@ const char* kUsage =
     "usage: moescope compare MODEL --strategy A --strategy B [...] (--prompt TEXT | --prompt-ids 1,2,3 | "
     "--prompts FILE.jsonl) [--max-new-tokens N] [--teacher-forced] [--greedy | --temperature T --top-p P "
     "--top-k K --seed S] [--no-special-tokens] [--backend cpu|cuda] [--threads N] -o CMP.h5 [--json]";
-
-long long parse_int_arg(const std::string& flag, const std::string& v, long long lo, long long hi) {
-  size_t used = 0;
-  long long x = 0;
-  try {
-    x = std::stoll(v, &used);
-  } catch (...) {
-    used = 0;
-  }
-  if (used != v.size() || v.empty() || x < lo || x > hi)
-    throw UsageError(flag + ": expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" +
-                     v + "'");
-  return x;
-}
-
-double parse_float_arg(const std::string& flag, const std::string& v) {
-  size_t used = 0;
-  double x = 0;
-  try {
-    x = std::stod(v, &used);
-  } catch (...) {
-    used = 0;
-  }
-  if (used != v.size() || v.empty()) throw UsageError(flag + ": expected a number, got '" + v + "'");
-  return x;
-}
-
-std::vector<int32_t> parse_ids(const std::string& flag, const std::string& v) {
-  std::vector<int32_t> ids;
-  size_t start = 0;
-  while (start <= v.size()) {
-    size_t comma = v.find(',', start);
-    if (comma == std::string::npos) comma = v.size();
-    ids.push_back(int32_t(parse_int_arg(flag, v.substr(start, comma - start), 0, INT32_MAX)));
-    start = comma + 1;
-  }
-  return ids;
-}
-
-std::vector<PromptInput> read_prompts_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open prompts file");
-  std::vector<PromptInput> out;
-  std::string line;
-  int lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const std::exception& e) {
-      throw Error(path + ":" + std::to_string(lineno) + ": not a JSON object: " + e.what());
-    }
-    PromptInput p;
-    if (j.is_string()) {
-      p.text = j.get<std::string>();
-    } else if (j.is_object() && (j.contains("text") || j.contains("prompt"))) {
-      p.text = j.contains("text") ? j["text"].get<std::string>() : j["prompt"].get<std::string>();
-      for (const char* key : {"domain", "label", "id"})
-        if (j.contains(key) && j[key].is_string()) {
-          p.label = j[key].get<std::string>();
-          break;
-        }
-    } else if (j.is_object() && j.contains("ids")) {
-      p.is_text = false;
-      p.ids = j["ids"].get<std::vector<int32_t>>();
-    } else {
-      throw Error(path + ":" + std::to_string(lineno) + ": expected {\"text\": ...} or {\"ids\": [...]}");
-    }
-    out.push_back(std::move(p));
-  }
-  if (out.empty()) throw Error(path + ": no prompts");
-  return out;
-}
 
 CompareOptions parse_args(const Args& args) {
   CompareOptions o;
@@ -158,7 +73,7 @@ CompareOptions parse_args(const Args& args) {
     } else if (a == "--prompts") {
       for (auto& p : read_prompts_file(value())) o.prompts.push_back(std::move(p));
     } else if (a == "--max-new-tokens") {
-      o.max_new_tokens = int(parse_int_arg(a, value(), 0, 1 << 20));
+      o.max_new_tokens = int(parse_int(a, value(), 0, 1 << 20));
     } else if (a == "--teacher-forced") {
       o.teacher_forced = true;
     } else if (a == "--json") {
@@ -168,22 +83,22 @@ CompareOptions parse_args(const Args& args) {
     } else if (a == "--backend") {
       o.backend = value();
     } else if (a == "--threads") {
-      o.threads = int(parse_int_arg(a, value(), 0, 1024));
+      o.threads = int(parse_int(a, value(), 0, 1024));
     } else if (a == "--no-special-tokens") {
       o.add_special_tokens = false;
     } else if (a == "--greedy") {
       greedy_given = true;
     } else if (a == "--temperature") {
-      o.sampling.temperature = float(parse_float_arg(a, value()));
+      o.sampling.temperature = float(parse_number(a, value()));
       sampling_given = true;
     } else if (a == "--top-p") {
-      o.sampling.top_p = float(parse_float_arg(a, value()));
+      o.sampling.top_p = float(parse_number(a, value()));
       sampling_given = true;
     } else if (a == "--top-k") {
-      o.sampling.top_k = int(parse_int_arg(a, value(), 0, 1 << 30));
+      o.sampling.top_k = int(parse_int(a, value(), 0, 1 << 30));
       sampling_given = true;
     } else if (a == "--seed") {
-      o.sampling.seed = uint64_t(parse_int_arg(a, value(), 0, INT64_MAX));
+      o.sampling.seed = uint64_t(parse_int(a, value(), 0, INT64_MAX));
     } else if (!a.empty() && a[0] == '-') {
       throw UsageError("unknown option '" + a + "'");
     } else if (o.model.empty()) {

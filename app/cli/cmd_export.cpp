@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/cli.h"
+#include "app/cli/cli_args.h"
 #include "engine/util/error.h"
 #include "probes/trace/trace_reader.h"
 
@@ -21,10 +22,6 @@ namespace moescope::cli {
 namespace {
 
 const char* kUsage = "usage: moescope export TRACE.h5 --csv DIR [--router-logits] [--run NAME]\n";
-
-struct UsageError : Error {
-  using Error::Error;
-};
 
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "app/cli/cli.h"
+#include "app/cli/cli_args.h"
 #include "engine/session/session.h"
 #include "engine/tokenizer/streaming_decoder.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -22,39 +23,6 @@ const char* kUsage =
     "usage: moescope generate MODEL (--prompt TEXT | --prompt-ids 1,2,3) [--max-new-tokens N]\n"
     "         [--greedy | --temperature T --top-p P --top-k K --seed S] [--strategy SPEC]\n"
     "         [--backend cpu|cuda] [--threads N] [--ignore-eos] [--no-special-tokens]\n";
-
-struct UsageError : Error {
-  using Error::Error;
-};
-
-long parse_int(const std::string& flag, const std::string& v, long lo, long hi) {
-  char* end = nullptr;
-  errno = 0;
-  const long x = std::strtol(v.c_str(), &end, 10);
-  if (v.empty() || *end || errno || x < lo || x > hi)
-    throw UsageError(flag + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v + "'");
-  return x;
-}
-
-float parse_float(const std::string& flag, const std::string& v) {
-  char* end = nullptr;
-  const float x = std::strtof(v.c_str(), &end);
-  if (v.empty() || *end) throw UsageError(flag + ": expected a number, got '" + v + "'");
-  return x;
-}
-
-std::vector<int32_t> parse_ids(const std::string& v) {
-  std::vector<int32_t> ids;
-  size_t start = 0;
-  while (start <= v.size()) {
-    const size_t comma = v.find(',', start);
-    const std::string part = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    ids.push_back(int32_t(parse_int("--prompt-ids", part, 0, 0x7fffffff)));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return ids;
-}
 
 struct Options {
   std::string model;
@@ -82,16 +50,16 @@ Options parse(const Args& args) {
       o.text = value(i);
       o.have_text = true;
     } else if (a == "--prompt-ids") {
-      o.ids = parse_ids(value(i));
+      o.ids = parse_ids(a, value(i));
     } else if (a == "--max-new-tokens") {
       o.max_new = int(parse_int(a, value(i), 0, 1 << 24));
     } else if (a == "--greedy") {
       o.greedy_flag = true;
     } else if (a == "--temperature") {
-      o.sampling.temperature = parse_float(a, value(i));
+      o.sampling.temperature = float(parse_number(a, value(i)));
       o.sampling_flag = true;
     } else if (a == "--top-p") {
-      o.sampling.top_p = parse_float(a, value(i));
+      o.sampling.top_p = float(parse_number(a, value(i)));
       o.sampling_flag = true;
     } else if (a == "--top-k") {
       o.sampling.top_k = int(parse_int(a, value(i), 0, 1 << 30));

@@ -17,6 +17,7 @@
 
 #include "app/cli/cli.h"
 #include "engine/model/model.h"
+#include "app/cli/cli_args.h"
 #include "engine/session/session.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/util/error.h"
@@ -32,20 +33,9 @@ const char* kUsage =
     "         [--strategy SPEC] [--record logits] [--backend cpu|cuda] [--threads N]\n"
     "         [--ignore-eos] [--no-special-tokens] -o TRACE.h5\n";
 
-struct UsageError : Error {
-  using Error::Error;
-};
-
-struct Prompt {
-  bool is_text = true;
-  std::string text;
-  std::vector<int32_t> ids;
-  std::string label;
-};
-
 struct Options {
   std::string model;
-  std::vector<Prompt> prompts;
+  std::vector<PromptInput> prompts;
   int sources = 0;
   int max_new = 64;
   SamplingParams sampling;
@@ -57,80 +47,6 @@ struct Options {
   std::string output;
 };
 
-long parse_int(const std::string& flag, const std::string& v, long lo, long hi) {
-  char* end = nullptr;
-  errno = 0;
-  const long x = std::strtol(v.c_str(), &end, 10);
-  if (v.empty() || *end || errno || x < lo || x > hi)
-    throw UsageError(flag + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v + "'");
-  return x;
-}
-
-float parse_float(const std::string& flag, const std::string& v, float lo, float hi, bool lo_open) {
-  char* end = nullptr;
-  const float x = std::strtof(v.c_str(), &end);
-  if (v.empty() || *end || !std::isfinite(x) || x < lo || x > hi || (lo_open && x == lo))
-    throw UsageError(flag + ": expected a number in " + (lo_open ? "(" : "[") + std::to_string(lo).substr(0, 4) + ", " +
-                     std::to_string(hi).substr(0, 5) + "], got '" + v + "'");
-  return x;
-}
-
-std::vector<int32_t> parse_ids(const std::string& v) {
-  std::vector<int32_t> ids;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = v.find(',', start);
-    const std::string part = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    ids.push_back(int32_t(parse_int("--prompt-ids", part, 0, 0x7fffffff)));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return ids;
-}
-
-// One JSON object per line: "text" (or "ids"), optional "domain" / "label" (the run's label attr).
-std::vector<Prompt> read_prompts(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UsageError(path + ": cannot read the prompts file");
-  std::vector<Prompt> out;
-  std::string line;
-  int lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = path + ":" + std::to_string(lineno);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const std::exception& e) {
-      throw UsageError(where + ": not a JSON object");
-    }
-    if (!j.is_object()) throw UsageError(where + ": not a JSON object");
-    Prompt p;
-    if (j.contains("text") && j["text"].is_string()) {
-      p.text = j["text"].get<std::string>();
-    } else if (j.contains("ids") && j["ids"].is_array()) {
-      p.is_text = false;
-      for (const auto& x : j["ids"]) {
-        if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > 0x7fffffff)
-          throw UsageError(where + ": \"ids\" must hold non-negative integers");
-        p.ids.push_back(int32_t(x.get<int64_t>()));
-      }
-      if (p.ids.empty()) throw UsageError(where + ": \"ids\" is empty");
-    } else {
-      throw UsageError(where + ": needs a \"text\" string (or an \"ids\" array)");
-    }
-    for (const char* key : {"label", "domain"})
-      if (j.contains(key) && j[key].is_string()) {
-        p.label = j[key].get<std::string>();
-        break;
-      }
-    out.push_back(std::move(p));
-  }
-  if (out.empty()) throw UsageError(path + ": no prompts");
-  return out;
-}
-
 Options parse(const Args& args) {
   Options o;
   auto value = [&](size_t& i) -> const std::string& {
@@ -140,28 +56,28 @@ Options parse(const Args& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--prompt") {
-      Prompt p;
+      PromptInput p;
       p.text = value(i);
       o.prompts.push_back(p);
       ++o.sources;
     } else if (a == "--prompt-ids") {
-      Prompt p;
+      PromptInput p;
       p.is_text = false;
-      p.ids = parse_ids(value(i));
+      p.ids = parse_ids(a, value(i));
       o.prompts.push_back(p);
       ++o.sources;
     } else if (a == "--prompts") {
-      for (Prompt& p : read_prompts(value(i))) o.prompts.push_back(std::move(p));
+      for (PromptInput& p : read_prompts_file(value(i))) o.prompts.push_back(std::move(p));
       ++o.sources;
     } else if (a == "--max-new-tokens") {
       o.max_new = int(parse_int(a, value(i), 0, 1 << 20));
     } else if (a == "--greedy") {
       o.greedy_flag = true;
     } else if (a == "--temperature") {
-      o.sampling.temperature = parse_float(a, value(i), 0.0f, 100.0f, true);
+      o.sampling.temperature = float(parse_number(a, value(i), 0.0f, 100.0f, true));
       o.sampling_flag = true;
     } else if (a == "--top-p") {
-      o.sampling.top_p = parse_float(a, value(i), 0.0f, 1.0f, true);
+      o.sampling.top_p = float(parse_number(a, value(i), 0.0f, 1.0f, true));
       o.sampling_flag = true;
     } else if (a == "--top-k") {
       o.sampling.top_k = int(parse_int(a, value(i), 0, 1 << 30));
@@ -238,7 +154,7 @@ int cmd_trace(const Args& args) {
   summary["trace"] = o.output;
   summary["runs"] = nlohmann::json::array();
   for (size_t r = 0; r < o.prompts.size(); ++r) {
-    const Prompt& p = o.prompts[r];
+    const PromptInput& p = o.prompts[r];
     RunData meta;
     meta.name = std::to_string(r);
     meta.model = o.model;
