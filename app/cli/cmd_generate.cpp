@@ -140,6 +140,9 @@ int cmd_generate(const Args& args) {
     std::fwrite(rest.data(), 1, rest.size(), stdout);
     std::fputc('\n', stdout);
   }
+  if (n < o.max_new && int(session->tokens().size()) >= session->max_context())
+    std::fprintf(stderr, "moescope generate: note: stopped after %d new tokens at the context limit of %d\n", n,
+                 session->max_context());
   return 0;
 }
 

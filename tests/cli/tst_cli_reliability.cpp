@@ -189,11 +189,15 @@ TEST(CliReliability, PromptBeyondContextIsOneLineError) {
   expect_one_error_line(t, "trace", std::to_string(ctx));
   if (fs::exists(out)) EXPECT_NO_THROW(TraceReader r(out));  // a trace left behind still opens
 
-  // A prompt that fits, with more new tokens than room: generation stops at the context, no error.
+  // A prompt that fits, with more new tokens than room: generation stops at the context, not an error,
+  // and says so on stderr.
   const Proc fit = run({"generate", model, "--prompt-ids", join_ids(ctx - 3, 5), "--max-new-tokens", "50",
                         "--greedy", "--ignore-eos"});
   EXPECT_EQ(fit.code, 0) << fit.err;
   EXPECT_EQ(lines(fit.out).size(), 3u) << "one id per line for a checkpoint without tokenizer";
+  EXPECT_NE(fit.err.find("stopped after 3 new tokens at the context limit of " + std::to_string(ctx)),
+            std::string::npos)
+      << fit.err;
 }
 
 TEST(CliReliability, AbsurdFlagsAreOneLineErrors) {
