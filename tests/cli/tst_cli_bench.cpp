@@ -18,35 +18,17 @@
 #include "engine/model/model.h"
 #include "engine/model/synthetic.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/process.h"
 #include "tests/support/reference.h"
 
 namespace {
 
+using moescope::test::ProcResult;
+
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-struct ProcResult {
-  int code = -1;
-  std::string out, err;
-};
-
-ProcResult run_bench(const std::string& args) {
-  const std::string err_file = moescope::test::temp_dir("cli-bench") + "/stderr";
-  const std::string cmd = "'" + moescope::test::moescope_binary() + "' bench " + args + " 2>'" + err_file + "'";
-  ProcResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(err_file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  r.err = ss.str();
-  return r;
-}
+ProcResult run_bench(const std::string& args) { return moescope::test::run_moescope("bench " + args); }
 
 std::string join(const std::vector<int32_t>& ids) {
   std::string s;

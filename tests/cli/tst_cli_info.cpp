@@ -13,38 +13,17 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/fixtures.h"
+#include "tests/support/process.h"
 
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct ProcResult {
-  int code = -1;
-  std::string out, err;
-};
+using moescope::test::ProcResult;
+using moescope::test::slurp;
 
-std::string slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-ProcResult run_info(const std::string& args) {
-  const std::string err_file = moescope::test::temp_dir("cli-info") + "/stderr";
-  const std::string cmd = "'" + moescope::test::moescope_binary() + "' info " + args + " 2>'" + err_file + "'";
-  ProcResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = slurp(err_file);
-  return r;
-}
+ProcResult run_info(const std::string& args) { return moescope::test::run_moescope("info " + args); }
 
 json info(const std::string& path) {
   ProcResult r = run_info("'" + path + "'");

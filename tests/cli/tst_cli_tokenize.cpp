@@ -9,34 +9,17 @@
 #include <sstream>
 
 #include "tests/support/fixtures.h"
+#include "tests/support/process.h"
 
 using nlohmann::json;
 
 namespace {
 
-struct ProcResult {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using moescope::test::ProcResult;
+using moescope::test::slurp;
 
 ProcResult run_tokenize(const std::string& args, const std::string& stdin_bytes) {
-  static const std::string dir = moescope::test::temp_dir("cli-tokenize");
-  const std::string in = dir + "/in", out = dir + "/out", err = dir + "/err";
-  std::ofstream(in, std::ios::binary) << stdin_bytes;
-  const std::string cmd = "'" + moescope::test::moescope_binary() + "' tokenize " + args + " < '" + in + "' > '" + out + "' 2> '" + err + "'";
-  const int status = std::system(cmd.c_str());
-  ProcResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
+  return moescope::test::run_moescope("tokenize " + args, stdin_bytes);
 }
 
 class CliTokenize : public ::testing::TestWithParam<std::string> {};

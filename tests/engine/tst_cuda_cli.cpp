@@ -13,32 +13,14 @@
 
 #include "tests/engine/tst_cuda_skip.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/process.h"
 #include "tests/support/reference.h"
 
 namespace {
 
-struct ProcResult {
-  int code = -1;
-  std::string out, err;
-};
+using moescope::test::ProcResult;
 
-ProcResult run_cli(const std::string& args) {
-  const std::string err_file = moescope::test::temp_dir("cuda-cli") + "/stderr";
-  const std::string cmd = "'" + moescope::test::moescope_binary() + "' " + args + " 2>'" + err_file + "'";
-  ProcResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(err_file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  r.err = ss.str();
-  return r;
-}
+ProcResult run_cli(const std::string& args) { return moescope::test::run_moescope(args); }
 
 std::string join(const std::vector<int32_t>& ids, const char* sep) {
   std::string s;
