@@ -6,9 +6,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "engine/cpu/backend_setup.h"
+#include "engine/cpu/cuda_plugin.h"
 #include "engine/cpu/kernels.h"
 #include "engine/util/error.h"
-#include "engine/cpu/cuda_plugin.h"
 
 namespace moescope {
 
@@ -16,11 +17,6 @@ namespace {
 
 // The KV cache may use at most this much memory unless the caller asks for a context explicitly.
 constexpr double kCacheBudgetBytes = 4.0 * 1024 * 1024 * 1024;
-
-double yarn_get_mscale(double scale, double mscale) {
-  if (scale <= 1.0) return 1.0;
-  return 0.1 * mscale * std::log(scale) + 1.0;
-}
 
 }  // namespace
 
@@ -42,7 +38,7 @@ CpuBackend::CpuBackend(std::shared_ptr<const Model> model, int threads, int max_
     m_kdim = m_vdim = c.num_kv_heads * c.head_dim;
     m_rot_dim = int(std::lround(c.head_dim * c.rope.partial_rotary_factor)) & ~1;
   }
-  validate_weights();
+  cpu::validate_weights(c, m_model->weights(), m_kdim, m_vdim);
 
   const double bytes_per_pos = double(c.num_layers) * (m_kdim + m_vdim) * sizeof(float);
   int ctx = max_context > 0 ? max_context : c.max_position_embeddings;
@@ -53,17 +49,9 @@ CpuBackend::CpuBackend(std::shared_ptr<const Model> model, int threads, int max_
     m_kcache.emplace_back(new float[size_t(m_ctx) * m_kdim]);
     m_vcache.emplace_back(new float[size_t(m_ctx) * m_vdim]);
   }
-  build_rope_tables();
+  cpu::build_rope_tables(c, m_rot_dim, m_ctx, m_cos, m_sin);
 
-  if (c.attention == AttentionKind::MLA) {
-    m_attn_scale = float(1.0 / std::sqrt(double(c.qk_nope_head_dim + c.qk_rope_head_dim)));
-    if (c.rope.type == "yarn" && c.rope.mscale_all_dim != 0) {
-      const double m = yarn_get_mscale(c.rope.factor, c.rope.mscale_all_dim);
-      m_attn_scale = float(double(m_attn_scale) * m * m);
-    }
-  } else {
-    m_attn_scale = float(1.0 / std::sqrt(double(c.head_dim)));
-  }
+  m_attn_scale = cpu::attention_scale(c);
 
   m_ffn_width = std::max({c.intermediate_size, c.moe_intermediate_size, c.shared_intermediate_size, 1});
   for (const auto& L : m_model->weights().layers) {
@@ -76,113 +64,6 @@ CpuBackend::CpuBackend(std::shared_ptr<const Model> model, int threads, int max_
   m_rope_tmp.assign(size_t(m_pool.size()) * std::max(2, m_rot_dim), 0.0f);
   m_logits.assign(size_t(c.vocab_size), 0.0f);
   ensure_rows(1);
-}
-
-void CpuBackend::validate_weights() const {
-  const ModelConfig& c = m_cfg;
-  const ModelWeights& w = m_model->weights();
-  const int64_t H = c.hidden_size;
-  cpu::check_matrix(w.embed, c.vocab_size, H);
-  cpu::check_matrix(w.lm_head, c.vocab_size, H);
-  for (int l = 0; l < c.num_layers; ++l) {
-    const LayerWeights& L = w.layers[size_t(l)];
-    const AttentionWeights& a = L.attn;
-    if (c.attention == AttentionKind::MLA) {
-      const int qk = c.qk_nope_head_dim + c.qk_rope_head_dim;
-      if (c.q_lora_rank > 0) {
-        cpu::check_matrix(a.q_a, c.q_lora_rank, H);
-        cpu::check_matrix(a.q_b, int64_t(c.num_heads) * qk, c.q_lora_rank);
-      } else {
-        cpu::check_matrix(a.q, int64_t(c.num_heads) * qk, H);
-      }
-      cpu::check_matrix(a.kv_a, c.kv_lora_rank + c.qk_rope_head_dim, H);
-      cpu::check_matrix(a.kv_b, int64_t(c.num_heads) * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank);
-      cpu::check_matrix(a.o, H, int64_t(c.num_heads) * c.v_head_dim);
-    } else {
-      cpu::check_matrix(a.q, int64_t(c.num_heads) * c.head_dim, H);
-      cpu::check_matrix(a.k, m_kdim, H);
-      cpu::check_matrix(a.v, m_vdim, H);
-      cpu::check_matrix(a.o, H, int64_t(c.num_heads) * c.head_dim);
-    }
-    if (L.is_moe) {
-      cpu::check_matrix(L.moe.router, c.num_experts, H);
-      if (int(L.moe.experts.size()) != c.num_experts)
-        throw Error("layer " + std::to_string(l) + ": " + std::to_string(L.moe.experts.size()) + " experts bound, config says " +
-                    std::to_string(c.num_experts));
-      for (const auto& e : L.moe.experts) {
-        cpu::check_matrix(e.gate, -1, H);
-        cpu::check_matrix(e.up, e.gate.rows(), H);
-        cpu::check_matrix(e.down, H, e.gate.rows());
-      }
-      if (L.moe.shared.gate.valid()) {
-        cpu::check_matrix(L.moe.shared.up, L.moe.shared.gate.rows(), H);
-        cpu::check_matrix(L.moe.shared.down, H, L.moe.shared.gate.rows());
-      }
-      if (L.moe.shared_gate.valid()) cpu::check_matrix(L.moe.shared_gate, 1, H);
-    } else {
-      cpu::check_matrix(L.mlp.gate, -1, H);
-      cpu::check_matrix(L.mlp.up, L.mlp.gate.rows(), H);
-      cpu::check_matrix(L.mlp.down, H, L.mlp.gate.rows());
-    }
-  }
-}
-
-// Follows transformers' rope init functions in fp32 where they compute in fp32, so long positions
-// round the same way.
-void CpuBackend::build_rope_tables() {
-  const RopeConfig& r = m_cfg.rope;
-  const int half = m_rot_dim / 2;
-  std::vector<float> inv(size_t(std::max(half, 1)));
-  const float base = float(r.theta);
-  for (int i = 0; i < half; ++i) {
-    const float e = float(2 * i) / float(m_rot_dim);
-    inv[size_t(i)] = 1.0f / std::pow(base, e);
-  }
-  float attention_factor = 1.0f;
-  if (r.type == "linear") {
-    for (auto& f : inv) f = f / float(r.factor);
-  } else if (r.type == "yarn") {
-    const double factor = r.factor;
-    const double orig = r.original_max_position > 0 ? r.original_max_position : double(m_cfg.max_position_embeddings);
-    if (r.attention_factor > 0)
-      attention_factor = float(r.attention_factor);
-    else if (r.mscale != 0 && r.mscale_all_dim != 0)
-      attention_factor = float(yarn_get_mscale(factor, r.mscale) / yarn_get_mscale(factor, r.mscale_all_dim));
-    else
-      attention_factor = float(yarn_get_mscale(factor, 1.0));
-    auto correction_dim = [&](double rot) {
-      return (m_rot_dim * std::log(orig / (rot * 2 * M_PI))) / (2 * std::log(r.theta));
-    };
-    double low = correction_dim(r.beta_fast);
-    double high = correction_dim(r.beta_slow);
-    if (r.truncate) {
-      low = std::floor(low);
-      high = std::ceil(high);
-    }
-    low = std::max(low, 0.0);
-    high = std::min(high, double(m_rot_dim - 1));
-    if (low == high) high += 0.001;
-    for (int i = 0; i < half; ++i) {
-      const float pos_freq = std::pow(base, float(2 * i) / float(m_rot_dim));
-      const float extrap = 1.0f / pos_freq;
-      const float interp = 1.0f / (float(factor) * pos_freq);
-      float ramp = (float(i) - float(low)) / (float(high) - float(low));
-      ramp = std::clamp(ramp, 0.0f, 1.0f);
-      const float extrap_factor = 1.0f - ramp;
-      inv[size_t(i)] = interp * (1.0f - extrap_factor) + extrap * extrap_factor;
-    }
-  } else if (r.type != "default" && !r.type.empty()) {
-    throw Error(m_cfg.config_path + ": rope type '" + r.type + "' is not implemented");
-  }
-  m_cos.assign(size_t(m_ctx) * half, 0.0f);
-  m_sin.assign(size_t(m_ctx) * half, 0.0f);
-  for (int p = 0; p < m_ctx; ++p) {
-    for (int i = 0; i < half; ++i) {
-      const float angle = inv[size_t(i)] * float(p);  // fp32 product, as torch computes freqs
-      m_cos[size_t(p) * half + i] = float(std::cos(double(angle))) * attention_factor;
-      m_sin[size_t(p) * half + i] = float(std::sin(double(angle))) * attention_factor;
-    }
-  }
 }
 
 void CpuBackend::ensure_rows(int rows) {

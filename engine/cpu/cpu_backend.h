@@ -25,8 +25,6 @@ class CpuBackend final : public Backend {
   ThreadPool& pool() { return m_pool; }
 
  private:
-  void validate_weights() const;
-  void build_rope_tables();
   void ensure_rows(int rows);  // grows the per-batch scratch (prefill only; decode reuses it)
   float* kcache(int layer) { return m_kcache[size_t(layer)].get(); }
   float* vcache(int layer) { return m_vcache[size_t(layer)].get(); }

@@ -1,6 +1,7 @@
 // CudaBackend: device probe, setup (weights, KV cache, RoPE tables) and the decoder loop of one
 // forward call. Layer pieces are in cuda_layers.cpp.
 #include "engine/cuda/cuda_backend.h"
+#include "engine/cpu/backend_setup.h"
 
 #include <algorithm>
 #include <cmath>
@@ -52,54 +53,6 @@ namespace {
 // The KV cache may use at most this much device memory unless the caller asks for a context.
 constexpr double kCacheBudgetBytes = 4.0 * 1024 * 1024 * 1024;
 
-// The same shape checks as the CPU backend (engine/cpu/cpu_backend.cpp), so both reject the same models.
-void validate_weights(const ModelConfig& c, const ModelWeights& w, int kdim, int vdim) {
-  const int64_t H = c.hidden_size;
-  cpu::check_matrix(w.embed, c.vocab_size, H);
-  cpu::check_matrix(w.lm_head, c.vocab_size, H);
-  for (int l = 0; l < c.num_layers; ++l) {
-    const LayerWeights& L = w.layers[size_t(l)];
-    const AttentionWeights& a = L.attn;
-    if (c.attention == AttentionKind::MLA) {
-      const int qk = c.qk_nope_head_dim + c.qk_rope_head_dim;
-      if (c.q_lora_rank > 0) {
-        cpu::check_matrix(a.q_a, c.q_lora_rank, H);
-        cpu::check_matrix(a.q_b, int64_t(c.num_heads) * qk, c.q_lora_rank);
-      } else {
-        cpu::check_matrix(a.q, int64_t(c.num_heads) * qk, H);
-      }
-      cpu::check_matrix(a.kv_a, c.kv_lora_rank + c.qk_rope_head_dim, H);
-      cpu::check_matrix(a.kv_b, int64_t(c.num_heads) * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank);
-      cpu::check_matrix(a.o, H, int64_t(c.num_heads) * c.v_head_dim);
-    } else {
-      cpu::check_matrix(a.q, int64_t(c.num_heads) * c.head_dim, H);
-      cpu::check_matrix(a.k, kdim, H);
-      cpu::check_matrix(a.v, vdim, H);
-      cpu::check_matrix(a.o, H, int64_t(c.num_heads) * c.head_dim);
-    }
-    if (L.is_moe) {
-      cpu::check_matrix(L.moe.router, c.num_experts, H);
-      if (int(L.moe.experts.size()) != c.num_experts)
-        throw Error("layer " + std::to_string(l) + ": " + std::to_string(L.moe.experts.size()) +
-                    " experts bound, config says " + std::to_string(c.num_experts));
-      for (const auto& e : L.moe.experts) {
-        cpu::check_matrix(e.gate, -1, H);
-        cpu::check_matrix(e.up, e.gate.rows(), H);
-        cpu::check_matrix(e.down, H, e.gate.rows());
-      }
-      if (L.moe.shared.gate.valid()) {
-        cpu::check_matrix(L.moe.shared.up, L.moe.shared.gate.rows(), H);
-        cpu::check_matrix(L.moe.shared.down, H, L.moe.shared.gate.rows());
-      }
-      if (L.moe.shared_gate.valid()) cpu::check_matrix(L.moe.shared_gate, 1, H);
-    } else {
-      cpu::check_matrix(L.mlp.gate, -1, H);
-      cpu::check_matrix(L.mlp.up, L.mlp.gate.rows(), H);
-      cpu::check_matrix(L.mlp.down, H, L.mlp.gate.rows());
-    }
-  }
-}
-
 // Validates the model before anything is uploaded (a member initialiser runs this first).
 const Model& checked(const std::shared_ptr<const Model>& m) {
   if (!m) throw Error("CUDA backend: no model");
@@ -135,7 +88,7 @@ CudaBackend::CudaBackend(std::shared_ptr<const Model> model, int max_context)
       m_cfg(checked(m_model).config()),
       m_s(m_streams.main),
       m_linear(m_streams.main),
-      m_w((validate_weights(m_cfg, m_model->weights(),
+      m_w((cpu::validate_weights(m_cfg, m_model->weights(),
                             m_cfg.attention == AttentionKind::MLA ? 0 : m_cfg.num_kv_heads * m_cfg.head_dim,
                             m_cfg.attention == AttentionKind::MLA ? 0 : m_cfg.num_kv_heads * m_cfg.head_dim),
            *m_model)) {
@@ -157,12 +110,12 @@ CudaBackend::CudaBackend(std::shared_ptr<const Model> model, int max_context)
   m_vcache.reserve(size_t(c.num_layers) * m_ctx * m_vdim);
 
   std::vector<float> cs, sn;
-  build_rope_tables(c, m_rot_dim, m_ctx, cs, sn);
+  cpu::build_rope_tables(c, m_rot_dim, m_ctx, cs, sn);
   m_cos.reserve(std::max<size_t>(cs.size(), 1));
   m_sin.reserve(std::max<size_t>(sn.size(), 1));
   MOESCOPE_CUDA_CHECK(cudaMemcpy(m_cos.get(), cs.data(), cs.size() * sizeof(float), cudaMemcpyHostToDevice));
   MOESCOPE_CUDA_CHECK(cudaMemcpy(m_sin.get(), sn.data(), sn.size() * sizeof(float), cudaMemcpyHostToDevice));
-  m_attn_scale = attention_scale(c);
+  m_attn_scale = cpu::attention_scale(c);
 
   m_ffn_width = std::max({c.intermediate_size, c.moe_intermediate_size, c.shared_intermediate_size, 1});
   for (const auto& L : m_w.layers) {

@@ -98,9 +98,5 @@ class CudaBackend final : public Backend {
   RoutingDecision m_decision;
 };
 
-// cos/sin [ctx, rot_dim/2] exactly as the CPU backend builds them (rope_tables.cpp).
-void build_rope_tables(const ModelConfig& c, int rot_dim, int ctx, std::vector<float>& cos, std::vector<float>& sin);
-// Attention softmax scale (MLA: yarn mscale applied), as the CPU backend computes it.
-float attention_scale(const ModelConfig& c);
 
 }  // namespace moescope::cuda
