@@ -1,5 +1,10 @@
-// Entry point: `moescope <subcommand> ...` runs headless; `moescope` or `moescope open PATH` opens the GUI.
+// Entry point: `moescope <subcommand> ...` runs headless; `moescope` or `moescope open PATH` opens the GUI by
+// exec'ing `moescope-gui` from the same directory (app/gui_main.cpp), so this executable never links Qt.
 #include <hdf5.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
 
 #include <csignal>
 #include <cstdio>
@@ -9,11 +14,27 @@
 
 #include "app/cli/cli.h"
 
+// Replaces this process with the desktop app beside this executable, passing the arguments through.
+static int exec_gui(char** argv) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path gui = (ec ? fs::path(argv[0]).parent_path() : exe.parent_path()) / "moescope-gui";
+  if (!fs::exists(gui, ec)) {
 #ifdef MOESCOPE_WITH_GUI
-namespace moescope::gui {
-int run_gui(int argc, char** argv, const std::string& open_path);
-}
+    std::fprintf(stderr, "moescope: error: %s: the desktop app is missing (reinstall, or build the moescope-gui target)\n",
+                 gui.c_str());
+#else
+    std::fprintf(stderr, "moescope: error: this build has no GUI (configured with MOESCOPE_GUI=OFF)\n");
 #endif
+    return 2;
+  }
+  std::string self = gui.string();
+  argv[0] = self.data();
+  execv(self.c_str(), argv);
+  std::fprintf(stderr, "moescope: error: %s: cannot start the desktop app: %s\n", self.c_str(), std::strerror(errno));
+  return 2;
+}
 
 static void print_usage() {
   std::printf("MoEScope %s: inspect Mixture-of-Experts routing\n\n", MOESCOPE_VERSION);
@@ -30,7 +51,6 @@ int main(int argc, char** argv) {
   // After a failed write HDF5 keeps a half-closed file id; its atexit cleanup then dereferences a null
   // pointer (H5F__close_cb, HDF5 1.10). Our files are closed by their owners before exit, so skip it.
   H5dont_atexit();
-  std::string open_path;
   if (argc >= 2) {
     const std::string cmd = argv[1];
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
@@ -57,16 +77,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "moescope open: error: missing PATH (a checkpoint directory or a .h5 trace)\n");
         return 2;
       }
-      open_path = argv[2];
     } else if (cmd.rfind("-", 0) != 0) {
       std::fprintf(stderr, "moescope: error: unknown command '%s' (run `moescope --help`)\n", cmd.c_str());
       return 2;
     }
   }
-#ifdef MOESCOPE_WITH_GUI
-  return moescope::gui::run_gui(argc, argv, open_path);
-#else
-  std::fprintf(stderr, "moescope: error: this build has no GUI (configured with MOESCOPE_GUI=OFF)\n");
-  return 2;
-#endif
+  return exec_gui(argv);
 }

@@ -16,7 +16,7 @@ if grep -q '^MOESCOPE_NATIVE:BOOL=ON' "$build/CMakeCache.txt"; then
 fi
 fail() { echo "check-deb: FAIL: $*" >&2; exit 1; }
 
-cmake --build "$build" --target moescope -j"${JOBS:-2}" >/dev/null
+cmake --build "$build" --target moescope -j"${JOBS:-2}" >/dev/null  # builds moescope-gui too when GUI is on
 (cd "$build" && cpack -G DEB >/dev/null 2>&1)
 deb=$(ls -t "$build"/moescope_*.deb | head -1)
 echo "package: $deb ($(du -h "$deb" | cut -f1))"
@@ -33,6 +33,14 @@ for f in bin/moescope share/applications/io.github.moescope.MoEScope.desktop \
          share/moescope/datasets/prompts/demo-domains.jsonl; do
   [ -e "$inst/$f" ] || fail "missing /usr/$f"
 done
+gui_on=""; grep -q '^MOESCOPE_GUI:BOOL=ON' "$build/CMakeCache.txt" && gui_on=1
+if [ -n "$gui_on" ]; then
+  [ -x "$inst/bin/moescope-gui" ] || fail "missing /usr/bin/moescope-gui (the desktop app \`moescope\` execs)"
+  ldd "$inst/bin/moescope-gui" | grep -q "not found" && fail "moescope-gui: unresolved libraries"
+  dpkg-deb -f "$deb" Depends | grep -q libqt6widgets || fail "Depends lacks libqt6widgets6"
+fi
+# Headless commands load no Qt (the GUI is a separate executable).
+ldd "$inst/bin/moescope" | grep -q libQt6 && fail "bin/moescope links Qt"
 # Every dependency of the binary is declared (shlibdeps found something) and resolvable here.
 dpkg-deb -f "$deb" Depends | grep -q libhdf5 || fail "Depends lacks libhdf5"
 ldd "$inst/bin/moescope" | grep -q "not found" && fail "unresolved libraries: $(ldd "$inst/bin/moescope" | grep 'not found')"
@@ -59,7 +67,7 @@ text=$("$inst/bin/moescope" generate "$demo" --prompt "The capital of France is"
 echo "generate: $text"
 "$inst/bin/moescope" trace "$demo" --prompt "Hello" --max-new-tokens 4 --greedy -o "$scratch/t.h5" >/dev/null || fail "trace"
 # The binary's default datasets directory is the installed one (the GUI opens the demo from there).
-if command -v strace >/dev/null && [ -n "$(ldconfig -p | grep libQt6Widgets)" ] && grep -q '^MOESCOPE_GUI:BOOL=ON' "$build/CMakeCache.txt"; then
+if command -v strace >/dev/null && [ -n "$(ldconfig -p | grep libQt6Widgets)" ] && [ -n "$gui_on" ]; then
   QT_QPA_PLATFORM=offscreen timeout 8 strace -f -e trace=openat -o "$scratch/strace.txt" "$inst/bin/moescope" >/dev/null 2>&1 || true
   grep -q "$inst/share/moescope/datasets/moescope-demo-mixtral/config.json" "$scratch/strace.txt" ||
     fail "the installed GUI did not open the installed demo"

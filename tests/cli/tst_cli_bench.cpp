@@ -150,7 +150,13 @@ TEST(CliBench, PeakMemoryStaysWithinWeightsPlusKvPlusTwentyPercent) {
   const double peak = j["memory"]["peak_rss_bytes"].get<double>();
   const double kv = j["memory"]["kv_cache_bytes"].get<double>();
   EXPECT_GE(peak, weights);
+  const double before = j["memory"]["rss_before_load_bytes"].get<double>();
+  EXPECT_EQ(j["memory"]["model_rss_bytes"].get<double>(), peak - before);
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "peak RSS bound not checked under AddressSanitizer (shadow memory and quarantine inflate RSS)";
+#else
   EXPECT_LE(peak, 1.2 * (weights + kv)) << "peak RSS " << peak << " for " << weights << " B of weights";
+#endif
 }
 
 TEST(CliBench, WriteOnlyKeepsARealCheckpoint) {
