@@ -5,17 +5,28 @@
 # the ratios (decode, prefill; best of the rounds for each side), the greedy-id cross-check, and the load.
 #
 #   bench/run_bench.sh [BUILD_DIR]   (default build/release; needs BUILD_DIR/app/moescope)
-#   env: THREADS=2 PROMPT_LEN=128 GEN=128 ROUNDS=2 SYNTH_LAYERS=2 PYTHON=/usr/bin/python3 KEEP=1 (keep temp dir)
+#   env: THREADS=2 PROMPT_LEN=128 GEN=128 ROUNDS=2 SYNTH_LAYERS=2 KEEP=1 (keep temp dir)
+#        PYTHON=...  the peer's interpreter (default: bench/.venv-peer/bin/python, see below)
 #
-# The peer is Debian's python3-torch (1.13, OpenBLAS via alternatives): apt-get install python3-torch libopenblas0.
+# The peer's torch comes from PyPI, in a virtual environment this script makes on first use
+# (bench/.venv-peer, git-ignored): `pip install torch numpy`. PyPI's Linux wheel is the CUDA build (about
+# 5 GB with its nvidia-* dependencies; only the CPU side runs here: MKL BLAS, oneDNN, AVX-512 kernels).
+# PYTHON=/usr/bin/python3 uses Debian's python3-torch instead (1.13, OpenBLAS), as the first figures did.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 build="${1:-$root/build/release}"
 bin="$build/app/moescope"
 [ -x "$bin" ] || { echo "run_bench.sh: $bin not found (build the moescope target first, or pass the build dir)" >&2; exit 2; }
-py="${PYTHON:-/usr/bin/python3}"
-"$py" -c "import torch, numpy" 2>/dev/null || { echo "run_bench.sh: $py cannot import torch/numpy (apt-get install python3-torch)" >&2; exit 2; }
+venv="$here/.venv-peer"
+py="${PYTHON:-$venv/bin/python}"
+if [ -z "${PYTHON:-}" ] && ! "$py" -c "import torch, numpy" 2>/dev/null; then
+  echo "run_bench.sh: installing the peer's torch from PyPI into $venv (once; ~5 GB)" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check torch numpy >&2
+fi
+"$py" -c "import torch, numpy" 2>/dev/null || { echo "run_bench.sh: $py cannot import torch/numpy" >&2; exit 2; }
 threads="${THREADS:-2}"; plen="${PROMPT_LEN:-128}"; gen="${GEN:-128}"; rounds="${ROUNDS:-2}"; layers="${SYNTH_LAYERS:-2}"
 tmp="$(mktemp -d /tmp/moescope-run-bench-XXXXXX)"
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$tmp"' EXIT

@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+import re
 import struct
 import sys
 import time
@@ -43,7 +44,14 @@ def read_safetensors(path):
 
 
 def blas_library():
-    # Debian's torch links the generic libblas.so.3; alternatives pick the implementation.
+    # PyPI's wheels name their BLAS in the build config (MKL); Debian's torch links the generic libblas.so.3
+    # and the alternatives system picks the implementation.
+    m = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    if m and m.group(1) != "generic":
+        extra = ["oneDNN"] if torch.backends.mkldnn.is_available() else []
+        if hasattr(torch.backends, "cpu"):
+            extra.append(torch.backends.cpu.get_cpu_capability())
+        return m.group(1).upper() + (" (" + ", ".join(extra) + ")" if extra else "")
     link = "/etc/alternatives/libblas.so.3-x86_64-linux-gnu"
     real = os.path.realpath(link) if os.path.exists(link) else ""
     return "OpenBLAS" if "openblas" in real else (real or "unknown")
