@@ -57,10 +57,14 @@ void ThreadPool::worker(int index) {
     }
     if (m_stop.load()) return;
     seen = m_generation.load(std::memory_order_acquire);
-    t_inside_job = true;
-    work_chunks(index);
-    t_inside_job = false;
-    if (m_pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    m_entered.fetch_add(1);
+    // Still the job we saw, and not closed? Otherwise the caller may already have returned: touch nothing.
+    if (m_open.load() && m_generation.load(std::memory_order_acquire) == seen) {
+      t_inside_job = true;
+      work_chunks(index);
+      t_inside_job = false;
+    }
+    if (m_entered.fetch_sub(1) == 1) {
       std::lock_guard<std::mutex> lock(m_mutex);
       m_done.notify_one();
     }
@@ -82,21 +86,23 @@ void ThreadPool::run(int64_t n, int64_t grain, Fn fn, void* ctx) {
   m_n = n;
   m_chunk = chunk;
   m_next.store(0, std::memory_order_relaxed);
-  m_pending.store(int(m_threads.size()), std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(m_mutex);  // pairs with the sleepers' predicate check
+    m_open.store(true);
     m_generation.fetch_add(1, std::memory_order_release);
   }
   m_wake.notify_all();
   t_inside_job = true;
   work_chunks(0);
   t_inside_job = false;
+  // Every chunk is claimed: close the job, then wait for the workers inside it to finish theirs.
+  m_open.store(false);
   for (int i = 0; i < kSpinIterations; ++i) {
-    if (m_pending.load(std::memory_order_acquire) == 0) return;
+    if (m_entered.load() == 0) return;
     MS_CPU_RELAX();
   }
   std::unique_lock<std::mutex> lock(m_mutex);
-  m_done.wait(lock, [&] { return m_pending.load(std::memory_order_acquire) == 0; });
+  m_done.wait(lock, [&] { return m_entered.load() == 0; });
 }
 
 }  // namespace moescope
