@@ -32,18 +32,20 @@ SessionController::SessionController(QObject* parent)
   connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
 
   connect(m_worker, &SessionWorker::loadProgress, this, &SessionController::loadProgress);
-  connect(m_worker, &SessionWorker::loaded, this, [this](const ModelSummary& s) {
+  connect(m_worker, &SessionWorker::loaded, this, [this](const ModelSummary& s, quint64 ticket) {
+    // The worker now holds this model, even when a newer open (a trace read) is still running.
     m_summary = s;
     m_has_model = true;
+    m_trace_runs.clear();
     m_snapshot.reset();
     m_generation = m_live->generation();
-    setState(State::Ready);
+    if (ticket == m_request) setState(State::Ready);
     emit loaded(s);
     emit snapshotChanged(m_snapshot);
   });
-  connect(m_worker, &SessionWorker::loadFailed, this, [this](const QString& msg, bool cancelled) {
-    m_has_model = false;
-    setState(State::Empty);
+  connect(m_worker, &SessionWorker::loadFailed, this, [this](const QString& msg, bool cancelled, quint64 ticket) {
+    if (ticket != m_request) return;  // a newer open is running
+    setState(restingState());
     emit loadFailed(msg, cancelled);
   });
   connect(m_worker, &SessionWorker::busyChanged, this, [this](bool busy) {
@@ -78,6 +80,11 @@ bool SessionController::isTracePath(const QString& path) {
   const QFileInfo fi(path);
   return fi.isFile() && (fi.suffix().compare(QLatin1String("h5"), Qt::CaseInsensitive) == 0 ||
                          fi.suffix().compare(QLatin1String("hdf5"), Qt::CaseInsensitive) == 0);
+}
+
+SessionController::State SessionController::restingState() const {
+  if (!m_trace_runs.empty()) return State::Trace;
+  return m_has_model ? State::Ready : State::Empty;
 }
 
 void SessionController::setState(State s) {
@@ -116,30 +123,34 @@ void SessionController::selectTraceRun(int index) {
 }
 
 void SessionController::openModel(const QString& dir) {
-  m_trace_runs.clear();
   m_worker->requestCancel();  // a load or run in progress gives way to the new one
+  m_request = m_worker->newLoadTicket();
+  m_reading_trace = false;
   setState(State::Loading);
-  m_has_model = false;
-  invoke("open", Q_ARG(QString, dir), Q_ARG(QString, m_strategy));
+  invoke("open", Q_ARG(QString, dir), Q_ARG(QString, m_strategy), Q_ARG(quint64, m_request));
 }
 
 void SessionController::openTrace(const QString& path) {
+  // The open model stays until the trace has been read: a corrupt trace leaves it open.
   m_worker->requestCancel();
-  invoke("close");
-  m_has_model = false;
+  m_request = m_worker->newLoadTicket();  // supersedes a model load in progress
+  m_reading_trace = true;
   setState(State::Loading);
   emit loadProgress(0.0, tr("reading %1").arg(path));
-  const int request = ++m_trace_request;
+  const quint64 request = m_request;
   auto* watcher = new QFutureWatcher<TraceLoad>(this);
   connect(watcher, &QFutureWatcher<TraceLoad>::finished, this, [this, watcher, path, request] {
     watcher->deleteLater();
-    if (request != m_trace_request) return;  // a newer open superseded this one
+    if (request != m_request) return;  // a newer open or a cancel superseded this one
+    m_reading_trace = false;
     const TraceLoad r = watcher->result();
     if (!r.error.isEmpty()) {
-      setState(State::Empty);
+      setState(restingState());
       emit loadFailed(r.error, false);
       return;
     }
+    invoke("close");
+    m_has_model = false;
     const RunSnapshot& first = r.runs.front();
     ModelSummary s;
     s.path = path;
@@ -175,7 +186,17 @@ void SessionController::openTrace(const QString& path) {
   }));
 }
 
-void SessionController::cancel() { m_worker->requestCancel(); }
+void SessionController::cancel() {
+  m_worker->requestCancel();
+  if (m_state == State::Loading && m_reading_trace) {
+    // A trace read cannot be interrupted (HDF5 may take up to the reader's time limit); it is
+    // abandoned: its result will be stale.
+    m_reading_trace = false;
+    m_request = m_worker->newLoadTicket();
+    setState(restingState());
+    emit loadFailed(tr("Loading was cancelled."), true);
+  }
+}
 
 void SessionController::setPrompt(const QString& text) { invoke("setPrompt", Q_ARG(QString, text)); }
 void SessionController::setStrategy(const QString& spec) {

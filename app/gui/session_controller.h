@@ -3,6 +3,11 @@
 // run as immutable snapshots: a 40 ms QTimer polls the LiveSnapshot and emits snapshotChanged only
 // when a new one was published, so views refresh at <= 25 Hz whatever the decode rate. Saved traces
 // are read on a thread pool and shown through the same signal.
+//
+// Opening is safe to fail: while a checkpoint or trace is being opened the state is Loading, and a
+// failed or cancelled open returns to what was open before (the model with its sequence, the trace,
+// or nothing), the way a desktop app keeps the current document when "open" fails. Only a newer
+// open supersedes an older one; its signals are then dropped.
 #pragma once
 #include <QObject>
 #include <QString>
@@ -47,7 +52,9 @@ class SessionController : public QObject {
   void open(const QString& path);
   void openModel(const QString& dir);
   void openTrace(const QString& path);
-  void cancel();  // a running load, or a running step/run (pause)
+  // A running load (the model load or trace read is abandoned: loadFailed(.., true) and the
+  // previous state), or a running step/run (pause).
+  void cancel();
 
   void setPrompt(const QString& text);
   void setStrategy(const QString& spec);
@@ -81,6 +88,8 @@ class SessionController : public QObject {
 
  private:
   void setState(State s);
+  // What is open when nothing is being opened: a trace, a model, or nothing.
+  State restingState() const;
   template <class... Args>
   void invoke(const char* method, Args&&... args);
 
@@ -94,7 +103,8 @@ class SessionController : public QObject {
   ModelSummary m_summary;
   RunSnapshot m_snapshot;
   QString m_strategy = QStringLiteral("native");
-  int m_trace_request = 0;
+  quint64 m_request = 0;         // the newest open (a worker load ticket); older ones are stale
+  bool m_reading_trace = false;  // the newest open is a trace read on the pool
   std::vector<RunSnapshot> m_trace_runs;
   int m_trace_index = 0;
 };

@@ -5,6 +5,7 @@
 #include <QFileInfo>
 #include <QThread>
 #include <algorithm>
+#include <functional>
 
 #include "engine/session/session.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -19,7 +20,7 @@ namespace {
 // cancel request into `false`, which makes the loader throw Cancelled.
 class SignalProgress : public LoadProgress {
  public:
-  SignalProgress(SessionWorker* worker, std::atomic<bool>* cancel) : m_worker(worker), m_cancel(cancel) {
+  SignalProgress(SessionWorker* worker, std::function<bool()> stop) : m_worker(worker), m_stop(std::move(stop)) {
     m_clock.start();
   }
   bool report(double fraction, const std::string& what) override {
@@ -28,12 +29,12 @@ class SignalProgress : public LoadProgress {
       m_clock.restart();
       emit m_worker->loadProgress(fraction, QString::fromStdString(what));
     }
-    return !m_cancel->load();
+    return !m_stop();
   }
 
  private:
   SessionWorker* m_worker;
-  std::atomic<bool>* m_cancel;
+  std::function<bool()> m_stop;
   QElapsedTimer m_clock;
   double m_last = -1;
 };
@@ -44,10 +45,14 @@ SessionWorker::SessionWorker(LiveSnapshot* live, QObject* parent) : QObject(pare
 SessionWorker::~SessionWorker() { close(); }
 
 void SessionWorker::requestCancel() {
-  m_cancel_load = true;
+  m_cancelled_ticket = m_load_ticket.load();
   std::lock_guard<std::mutex> lock(m_session_mutex);
   if (m_session) m_session->cancel();
 }
+
+quint64 SessionWorker::newLoadTicket() { return ++m_load_ticket; }
+bool SessionWorker::loadCancelled(quint64 ticket) const { return m_cancelled_ticket.load() >= ticket; }
+bool SessionWorker::loadSuperseded(quint64 ticket) const { return m_load_ticket.load() != ticket; }
 
 void SessionWorker::close() {
   std::unique_ptr<Session> old;
@@ -58,30 +63,35 @@ void SessionWorker::close() {
   m_recorder.reset();
 }
 
-void SessionWorker::open(const QString& dir, const QString& strategy) {
-  m_cancel_load = false;
-  close();
+void SessionWorker::open(const QString& dir, const QString& strategy, quint64 ticket) {
+  if (loadSuperseded(ticket)) return;  // a newer open is queued behind this one
   emit busyChanged(true);
   emit loadProgress(0.0, tr("opening %1").arg(dir));
   try {
+    if (loadCancelled(ticket)) throw Cancelled();  // cancelled before it started
     SessionOptions opts;
     // Leave one core to the GUI thread so the window stays responsive while the engine computes.
     opts.threads = std::max(1, QThread::idealThreadCount() - 1);
     opts.strategy = strategy.isEmpty() ? std::string("native") : strategy.toStdString();
-    SignalProgress progress(this, &m_cancel_load);
+    SignalProgress progress(this, [this, ticket] { return loadCancelled(ticket) || loadSuperseded(ticket); });
     auto session = Session::open(dir.toStdString(), opts, &progress);
-    if (m_cancel_load) throw Cancelled();
-    m_recorder = std::make_unique<RunRecorder>();
-    m_recorder->set_live(m_live);
-    if (const Tokenizer* tok = session->tokenizer()) {
+    if (loadCancelled(ticket) || loadSuperseded(ticket)) throw Cancelled();
+    // From here on the load cannot fail: the new session replaces the open one.
+    auto recorder = std::make_unique<RunRecorder>();
+    recorder->set_live(m_live);
+    if (session->tokenizer()) {
       auto keep = session->tokenizer_ptr();
-      m_recorder->set_decoder([keep](int32_t id) { return keep->display_piece(id); });
+      recorder->set_decoder([keep](int32_t id) { return keep->display_piece(id); });
     }
-    session->add_sink(m_recorder.get());
+    session->add_sink(recorder.get());
+    std::unique_ptr<Session> old;
     {
       std::lock_guard<std::mutex> lock(m_session_mutex);
+      old = std::move(m_session);
       m_session = std::move(session);
     }
+    old.reset();  // before its recorder, which it holds as a sink
+    m_recorder = std::move(recorder);
     const ModelConfig& cfg = m_session->model().config();
     ModelSummary s;
     s.path = dir;
@@ -95,12 +105,12 @@ void SessionWorker::open(const QString& dir, const QString& strategy) {
     s.max_context = m_session->max_context();
     m_live->clear();
     emit loadProgress(1.0, tr("loaded"));
-    emit loaded(s);
+    emit loaded(s, ticket);
     emit strategyChanged(QString::fromStdString(m_session->strategy_spec()));
   } catch (const Cancelled&) {
-    emit loadFailed(tr("Loading was cancelled."), true);
+    if (!loadSuperseded(ticket)) emit loadFailed(tr("Loading was cancelled."), true, ticket);
   } catch (const std::exception& e) {
-    emit loadFailed(QString::fromStdString(e.what()), false);
+    if (!loadSuperseded(ticket)) emit loadFailed(QString::fromStdString(e.what()), false, ticket);
   }
   emit busyChanged(false);
 }
@@ -135,13 +145,23 @@ void SessionWorker::guarded(F&& f) {
     f();
   } catch (const Cancelled&) {
     // Paused by the user: the session keeps the tokens computed so far.
+    trimRecording();
   } catch (const std::exception& e) {
+    trimRecording();
     emit operationFailed(QString::fromStdString(e.what()));
   }
   if (m_recorder) m_recorder->publish_now();
   const int n = int(m_session->tokens().size());
   emit sequenceChanged(n, n - m_session->prompt_length(), m_session->position() > 0 && m_session->at_eos());
   emit busyChanged(false);
+}
+
+void SessionWorker::trimRecording() {
+  // A step interrupted inside the forward pass has told the recorder the routing of some layers of
+  // a token that the session then dropped; the shown run must not hold it.
+  if (!m_recorder || !m_session) return;
+  const int keep = m_session->position() == 0 ? 0 : int(m_session->tokens().size());
+  if (m_recorder->data().num_tokens() > keep) m_recorder->on_rewind(keep);
 }
 
 void SessionWorker::setPrompt(const QString& text) {

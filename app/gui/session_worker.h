@@ -1,8 +1,14 @@
 // SessionWorker: owns the engine Session and the RunRecorder on a worker thread. Every slot is
 // invoked through queued calls from SessionController, so the Session is only ever touched by the
 // worker thread; cancel requests are the one exception (Session::cancel is thread-safe, loads check
-// an atomic flag). Progress goes out as signals; routing data goes out through a LiveSnapshot that
+// atomic tickets). Progress goes out as signals; routing data goes out through a LiveSnapshot that
 // the GUI polls on its own timer.
+//
+// A load replaces the open session only when it succeeds: a failed or cancelled load leaves the
+// previous model, its sequence and its recording as they were (a failed "open" does not close the
+// current document). Each load has a ticket from newLoadTicket(), taken on the GUI thread when the
+// load is requested, so a cancel that comes before the worker even starts the load is not lost, and
+// a newer request silently supersedes an older one.
 #pragma once
 #include <QObject>
 #include <QString>
@@ -28,9 +34,14 @@ class SessionWorker : public QObject {
 
   // Any thread: abort a running load, prefill, step or run at the next check.
   void requestCancel();
+  // Any thread: a ticket for the next open(); it supersedes (cancels without a signal) every
+  // earlier load.
+  quint64 newLoadTicket();
 
  public slots:
-  void open(const QString& dir, const QString& strategy);
+  // Loads `dir`; on success the new session replaces the open one. Emits loaded or loadFailed with
+  // the ticket, or nothing when a newer ticket superseded this one.
+  void open(const QString& dir, const QString& strategy, quint64 ticket);
   void setPrompt(const QString& text);
   void setStrategy(const QString& spec);
   void setSampling(const moescope::gui::SamplingChoice& sampling);
@@ -43,8 +54,8 @@ class SessionWorker : public QObject {
 
  signals:
   void loadProgress(double fraction, const QString& what);
-  void loaded(const moescope::gui::ModelSummary& summary);
-  void loadFailed(const QString& message, bool cancelled);
+  void loaded(const moescope::gui::ModelSummary& summary, quint64 ticket);
+  void loadFailed(const QString& message, bool cancelled, quint64 ticket);
   void busyChanged(bool busy);
   void operationFailed(const QString& message);
   void strategyChanged(const QString& spec);
@@ -54,6 +65,10 @@ class SessionWorker : public QObject {
 
  private:
   void beginRecording();
+  bool loadCancelled(quint64 ticket) const;
+  bool loadSuperseded(quint64 ticket) const;
+  // After a cancelled operation: forget the routing the recorder got for a token the session dropped.
+  void trimRecording();
   template <class F>
   void guarded(F&& f);
 
@@ -61,7 +76,8 @@ class SessionWorker : public QObject {
   std::unique_ptr<Session> m_session;
   std::unique_ptr<RunRecorder> m_recorder;
   std::mutex m_session_mutex;  // guards m_session pointer changes against requestCancel
-  std::atomic<bool> m_cancel_load{false};
+  std::atomic<quint64> m_load_ticket{0};       // the newest requested load
+  std::atomic<quint64> m_cancelled_ticket{0};  // loads with tickets <= this are cancelled
   QString m_prompt;
   SamplingChoice m_sampling;
 };
