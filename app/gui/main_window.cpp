@@ -377,9 +377,8 @@ void MainWindow::loadPromptSuites(const QString& datasets_dir) {
 }
 
 void MainWindow::open(const QString& path) {
-  m_prompt_applied = false;
-  m_tokens = m_generated = 0;
-  m_at_eos = false;
+  // The sequence counters and the applied prompt are reset in onLoaded: a failed or cancelled open
+  // keeps the open model and its sequence, which the next Step continues.
   if (!SessionController::isTracePath(path)) {
     m_controller->setStrategy(m_prompt->strategy());
   }
@@ -387,6 +386,9 @@ void MainWindow::open(const QString& path) {
 }
 
 void MainWindow::onLoaded(const ModelSummary& s) {
+  m_prompt_applied = false;
+  m_tokens = m_generated = 0;
+  m_at_eos = false;
   {
     QSignalBlocker block(m_run_combo);
     m_run_combo->clear();
@@ -395,8 +397,10 @@ void MainWindow::onLoaded(const ModelSummary& s) {
   m_run_combo_action->setVisible(m_run_combo->count() > 1);
   setWindowTitle(QStringLiteral("%1 \u2014 MoEScope").arg(s.name));
   addRecent(s.path);
-  m_progress->hide();
-  m_cancel_button->hide();
+  // Still loading when a newer open is running (the controller reports a model that finished first).
+  const bool loading = m_controller->state() == SessionController::State::Loading;
+  m_progress->setVisible(loading);
+  m_cancel_button->setVisible(loading);
   if (!s.is_trace) m_controller->setSampling(m_prompt->sampling());
   updateStatus();
   updateActions();
