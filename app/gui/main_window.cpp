@@ -378,11 +378,9 @@ void MainWindow::loadPromptSuites(const QString& datasets_dir) {
 
 void MainWindow::open(const QString& path) {
   // The sequence counters and the applied prompt are reset in onLoaded: a failed or cancelled open
-  // keeps the open model and its sequence, which the next Step continues.
-  if (!SessionController::isTracePath(path)) {
-    m_controller->setStrategy(m_prompt->strategy());
-  }
-  m_controller->open(path);
+  // keeps the open model and its sequence, which the next Step continues. The panel's strategy goes
+  // to the new model only, not to the open one.
+  m_controller->open(path, m_prompt->strategy());
 }
 
 void MainWindow::onLoaded(const ModelSummary& s) {

@@ -98,11 +98,11 @@ void SessionController::invoke(const char* method, Args&&... args) {
   QMetaObject::invokeMethod(m_worker, method, Qt::QueuedConnection, std::forward<Args>(args)...);
 }
 
-void SessionController::open(const QString& path) {
+void SessionController::open(const QString& path, const QString& strategy) {
   if (isTracePath(path))
     openTrace(path);
   else
-    openModel(path);
+    openModel(path, strategy);
 }
 
 QStringList SessionController::traceRuns() const {
@@ -122,12 +122,13 @@ void SessionController::selectTraceRun(int index) {
   emit snapshotChanged(m_snapshot);
 }
 
-void SessionController::openModel(const QString& dir) {
+void SessionController::openModel(const QString& dir, const QString& strategy) {
   m_worker->requestCancel();  // a load or run in progress gives way to the new one
   m_request = m_worker->newLoadTicket();
   m_reading_trace = false;
   setState(State::Loading);
-  invoke("open", Q_ARG(QString, dir), Q_ARG(QString, m_strategy), Q_ARG(quint64, m_request));
+  invoke("open", Q_ARG(QString, dir), Q_ARG(QString, strategy.isEmpty() ? m_strategy : strategy),
+         Q_ARG(quint64, m_request));
 }
 
 void SessionController::openTrace(const QString& path) {

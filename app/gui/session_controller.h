@@ -48,9 +48,10 @@ class SessionController : public QObject {
   void selectTraceRun(int index);
   int traceRun() const { return m_trace_index; }
 
-  // A checkpoint directory or a .h5 trace.
-  void open(const QString& path);
-  void openModel(const QString& dir);
+  // A checkpoint directory or a .h5 trace. `strategy`: the routing strategy a new model starts with
+  // (empty: the current one); the open model's strategy is left alone, should the open fail.
+  void open(const QString& path, const QString& strategy = QString());
+  void openModel(const QString& dir, const QString& strategy = QString());
   void openTrace(const QString& path);
   // A running load (the model load or trace read is abandoned: loadFailed(.., true) and the
   // previous state), or a running step/run (pause).
