@@ -104,7 +104,7 @@ struct BrokenModel {
   QString problem;  // words of the problem the message must contain
 };
 
-// Three ways a checkpoint directory can be broken, made from the good fixture at test time.
+// Four ways a checkpoint directory can be broken, made from the good fixture at test time.
 std::vector<BrokenModel> broken_models(const QTemporaryDir& tmp) {
   std::vector<BrokenModel> out;
   {
@@ -131,6 +131,12 @@ std::vector<BrokenModel> broken_models(const QTemporaryDir& tmp) {
     text.replace("MixtralForCausalLM", "FoobarForCausalLM");
     if (!write_file(file, text)) qFatal("cannot write %s", qPrintable(file));
     out.push_back({dir, file, QStringLiteral("unsupported architecture 'foobar'")});
+  }
+  {
+    const QString dir = fixture_copy(tmp, QStringLiteral("truncated-header"));
+    const QString file = dir + QStringLiteral("/model.safetensors");
+    if (!truncate_file(file, 100)) qFatal("cannot truncate %s", qPrintable(file));
+    out.push_back({dir, file, QStringLiteral("beyond the end of the file")});
   }
   return out;
 }
