@@ -3,6 +3,7 @@
 // mid-way, corrupt traces. After each, the controller is in a usable state, a model that was open
 // stays open (as in any desktop app, a failed "open" does not close the current document), and
 // tokens computed afterwards equal a Session driven directly on this thread (no GUI code involved).
+// The main window shows the error (dialog + status bar) and its controls work again.
 #include <QDir>
 #include <QFile>
 #include <QPushButton>
