@@ -209,6 +209,8 @@ void DashboardView::rebuild() {
       ++i;
     }
     auto* area = new QAreaSeries(upper, lower);
+    upper->setParent(area);  // QAreaSeries does not own its boundary series
+    lower->setParent(area);
     area->setName(QStringLiteral("E%1").arg(e));
     area->setColor(expert_colour(e));
     area->setBorderColor(expert_colour(e).darker(130));

@@ -244,6 +244,8 @@ void DriftView::refreshTime() {
         upper->append(x, below[w]);
       }
       auto* area = new QAreaSeries(upper, lower);
+      upper->setParent(area);  // QAreaSeries does not own its boundary series
+      lower->setParent(area);
       area->setName(tr("E%1").arg(e));
       area->setColor(expert_colour(e));
       area->setBorderColor(expert_colour(e).darker(130));

@@ -140,8 +140,12 @@ ComparisonResult compare_runs(const std::vector<const RunData*>& runs, bool teac
       scored_range(s.tokens, s.prompt_length, a, b);
       double nll = 0;
       for (int i = a; i < b; ++i) {
+        const int32_t id = r->token_ids[size_t(i)];
+        if (id < 0 || id >= r->vocab_size)  // a trace from elsewhere: never index past the logits row
+          throw Error("compare: run '" + r->name + "': token id " + std::to_string(id) + " at position " +
+                      std::to_string(i) + " is outside its vocabulary of " + std::to_string(r->vocab_size));
         log_softmax(r->next_logits.data() + size_t(i - 1) * r->vocab_size, r->vocab_size, lp);
-        nll -= lp[size_t(r->token_ids[i])];
+        nll -= lp[size_t(id)];
       }
       s.scored_tokens = std::max(0, b - a);
       if (s.scored_tokens > 0) s.perplexity = std::exp(nll / s.scored_tokens);

@@ -169,6 +169,21 @@ TEST(Comparison, LengthDifferenceAndMismatchedModels) {
   EXPECT_THROW(compare_runs({&a, &other}, false), Error);
 }
 
+TEST(Comparison, TokenOutsideTheVocabularyIsAnErrorNotAnOverread) {
+  // A run read from someone's trace may carry ids its logits rows cannot score.
+  RunData a = run_a();
+  a.token_ids[2] = V;  // the scored continuation token
+  try {
+    compare_runs({&a}, false);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("token id " + std::to_string(V) + " at position 2 is outside"), std::string::npos)
+        << e.what();
+  }
+  a.token_ids[2] = -1;
+  EXPECT_THROW(compare_runs({&a}, false), Error);
+}
+
 TEST(Comparison, LoadDivergenceBounds) {
   EXPECT_NEAR(load_divergence({1, 0}, {0, 1}), std::log(2.0), 1e-12);
   EXPECT_NEAR(load_divergence({2, 2}, {1, 1}), 0.0, 1e-12);

@@ -37,8 +37,8 @@ namespace {
 const QString kDemo = QStringLiteral(MOESCOPE_DATASETS_DIR "/moescope-demo-mixtral");
 
 // Two tokens, one MoE layer, E = 3, K = 2, V = 2.
-// A: selections {0,1}, {0,1}; router logits 0 (p = 1/3 each); next-token logits [0, 0]; ids 5, 6.
-// B: selections {0,2}, {0,1}; token 0 logits [ln 2, 0, 0] (p = 1/2, 1/4, 1/4); next [ln 3, 0]; ids 5, 7.
+// A: selections {0,1}, {0,1}; router logits 0 (p = 1/3 each); next-token logits [0, 0]; ids 0, 0.
+// B: selections {0,2}, {0,1}; token 0 logits [ln 2, 0, 0] (p = 1/2, 1/4, 1/4); next [ln 3, 0]; ids 0, 1.
 RunSnapshot tiny(bool b) {
   auto r = std::make_shared<RunData>();
   r->name = b ? "1" : "0";
@@ -50,7 +50,7 @@ RunSnapshot tiny(bool b) {
   r->moe_layers = {0};
   const int sel[2][2][2] = {{{0, 1}, {0, 1}}, {{0, 2}, {0, 1}}};
   for (int t = 0; t < 2; ++t) {
-    r->token_ids.push_back(t == 0 ? 5 : (b ? 7 : 6));
+    r->token_ids.push_back(t == 0 ? 0 : (b ? 1 : 0));
     r->token_text.push_back(t == 0 ? "a" : (b ? "c" : "b"));
     r->is_prompt.push_back(t == 0);
     const float l0 = (b && t == 0) ? std::log(2.f) : 0.f;
