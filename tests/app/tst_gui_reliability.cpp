@@ -328,6 +328,10 @@ class TestGuiReliability : public QObject {
       QVERIFY(do_op(c, [&] { c.run(2); }));
       VERIFY_SAME_RUN(c.snapshot(), reference_run(4));
     }
+#if defined(__SANITIZE_ADDRESS__)
+    qInfo("cancel of a hanging trace read not checked under AddressSanitizer: HDF5 crashes on that file there"
+          " instead of looping, so the read fails before Cancel");
+#else
     {
       // HDF5 loops forever on this file (the reader gives up after 10 s); Cancel must not wait.
       QSignalSpy failed(&c, &SessionController::loadFailed);
@@ -345,6 +349,7 @@ class TestGuiReliability : public QObject {
       QVERIFY(do_op(c, [&] { c.step(); }));
       VERIFY_SAME_RUN(c.snapshot(), reference_run(5));
     }
+#endif
     // The cancelled loads left nothing behind: another model loads.
     QSignalSpy loaded(&c, &SessionController::loaded);
     c.openModel(kSmall);
