@@ -26,7 +26,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 dpkg-deb -x "$deb" "$scratch/root"
 inst="$scratch/root/usr"
-for f in bin/moescope share/applications/io.github.moescope.MoEScope.desktop \
+for f in bin/moescope lib/moescope/moescope-trace-probe share/applications/io.github.moescope.MoEScope.desktop \
          share/metainfo/io.github.moescope.MoEScope.metainfo.xml share/icons/hicolor/scalable/apps/moescope.svg \
          share/moescope/datasets/moescope-demo-mixtral/config.json \
          share/moescope/datasets/moescope-demo-mixtral/tokenizer.json \
@@ -66,6 +66,13 @@ text=$("$inst/bin/moescope" generate "$demo" --prompt "The capital of France is"
 [ -n "$(echo "$text" | tr -d '[:space:]')" ] || fail "generate printed nothing"
 echo "generate: $text"
 "$inst/bin/moescope" trace "$demo" --prompt "Hello" --max-new-tokens 4 --greedy -o "$scratch/t.h5" >/dev/null || fail "trace"
+"$inst/bin/moescope" export "$scratch/t.h5" --csv "$scratch/csv" >/dev/null || fail "export of the installed trace"
+# A trace that crashes HDF5 itself is read by the installed probe helper first: one error line, exit 1.
+set +e
+err=$("$inst/bin/moescope" export "$root/tests/fixtures/corrupt/hdf5-crash-attr-iterate.h5" --csv "$scratch/csv2" 2>&1 >/dev/null)
+rc=$?
+set -e
+[ $rc -eq 1 ] && [[ "$err" == *"HDF5 library crashed"* ]] || fail "corrupt trace: exit $rc: $err"
 # The binary's default datasets directory is the installed one (the GUI opens the demo from there).
 if command -v strace >/dev/null && [ -n "$(ldconfig -p | grep libQt6Widgets)" ] && [ -n "$gui_on" ]; then
   QT_QPA_PLATFORM=offscreen timeout 8 strace -f -e trace=openat -o "$scratch/strace.txt" "$inst/bin/moescope" >/dev/null 2>&1 || true

@@ -1,12 +1,15 @@
 // TraceReader (see trace_reader.h, docs/trace-format.md).
 #include "probes/trace/trace_reader.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -24,12 +27,38 @@ static std::string shape_str(const std::vector<hsize_t>& d) {
   return s + "]";
 }
 
-// Reads every run of `path` in a child process; throws if the child was killed by a signal (a crash
-// inside HDF5) or did not finish in time. Errors the reader reports cleanly are left to the caller's
-// own read, which gives the same message.
-static void read_in_child_first(const std::string& path) {
+// The probe executable (app/trace_probe_main.cpp): $MOESCOPE_TRACE_PROBE, else beside this executable in
+// an install (bin/ + lib/moescope/) or a build tree (app/, tests/).
+static std::string find_probe() {
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("MOESCOPE_TRACE_PROBE"); env && *env) return env;
+  std::error_code ec;
+  const fs::path exe_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec) return {};
+  for (const fs::path& p : {exe_dir / "moescope-trace-probe", exe_dir / "../lib/moescope/moescope-trace-probe",
+                            exe_dir / "../app/moescope-trace-probe"})
+    if (::access(p.c_str(), X_OK) == 0) return p.string();
+  return {};
+}
+
+// Starts the child that reads `path`: the probe executable when there is one (a fresh process, safe to
+// start from a multi-threaded caller such as the GUI), else a fork of this process that reads it (only
+// malloc-style locks survive a fork safely: glibc's do, AddressSanitizer's allocator in GCC 12 does not).
+static pid_t start_child(const std::string& path) {
+  static const std::string probe = find_probe();
+  if (!probe.empty()) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    std::string a0 = probe, a1 = path;
+    char* argv[] = {a0.data(), a1.data(), nullptr};
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, probe.c_str(), &fa, nullptr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc == 0) return pid;
+  }
   const pid_t pid = ::fork();
-  if (pid < 0) return;  // cannot fork: fall back to reading directly
   if (pid == 0) {
     int code = 0;
     try {
@@ -39,6 +68,15 @@ static void read_in_child_first(const std::string& path) {
     }
     ::_exit(code);
   }
+  return pid;
+}
+
+// Reads every run of `path` in a child process; throws if the child was killed by a signal (a crash
+// inside HDF5) or did not finish in time. Errors the reader reports cleanly are left to the caller's
+// own read, which gives the same message.
+static void read_in_child_first(const std::string& path) {
+  const pid_t pid = start_child(path);
+  if (pid < 0) return;  // cannot start a child: fall back to reading directly
   // Generous for a healthy file (10 s plus 1 s per 20 MB); corrupt headers can send HDF5 into a loop.
   std::error_code ec;
   const auto bytes = std::filesystem::file_size(path, ec);
