@@ -22,8 +22,9 @@ struct TraceInfo {
 class TraceReader {
  public:
   // Throws Error. HDF5 1.10 itself can crash on some corrupted object headers, which no check from
-  // outside the library can see; so a new reader first reads the whole file in a forked child, and a
-  // child that dies becomes an Error here instead of a crash of the caller (the GUI, the CLI).
+  // outside the library can see; so a new reader first reads the whole file in a child process (the
+  // moescope-trace-probe helper, or a fork when it is not installed), and a child that dies or hangs
+  // becomes an Error here instead of a crash of the caller (the GUI, the CLI).
   explicit TraceReader(const std::string& path) : TraceReader(path, true) {}
   const TraceInfo& info() const { return m_info; }
   RunData read_run(const std::string& name) const;
