@@ -98,6 +98,17 @@ TEST(TokenizerUtf8, RandomBytesNeverCrashAndByteLevelRoundTrips) {
   }
 }
 
+TEST(TokenizerUtf8, NfcSingletonIsNormalisedLikeTheRustLibrary) {
+  // Found by fuzz_tokenizer_encode (its round-trip oracle forgot Qwen's NFC normalizer): U+0343
+  // COMBINING GREEK KORONIS has a singleton decomposition, so NFC turns it into U+0313. Expected ids
+  // recorded with the Rust `tokenizers` 0.23.3 on tests/fixtures/tokenizers/qwen_bytelevel.
+  auto qwen = fixture("qwen_bytelevel");
+  const std::string text = "\xcd\x83llo&\x02\xc4\x83llo";
+  const auto ids = qwen->encode(text, false);
+  EXPECT_EQ(ids, (std::vector<int32_t>{136, 241, 75, 269, 5, 190, 128, 225, 75, 269}));
+  EXPECT_EQ(qwen->decode(ids, false), "\xcc\x93llo&\x02\xc4\x83llo");  // U+0313, then unchanged
+}
+
 // --- added tokens next to text ------------------------------------------------------------------
 
 TEST(TokenizerAddedTokens, EveryAddedTokenAdjacentToText) {
