@@ -9,7 +9,7 @@
 #     (scripts/fuzz-trace-reader.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs="${MOESCOPE_CI_FUZZ_SECONDS:-20}"
+secs="${MOESCOPE_CI_FUZZ_SECONDS:-60}"
 
 missing=()
 for p in clang libclang-rt-14-dev dpkg-dev; do
