@@ -4,7 +4,8 @@
 # fuzzer runs in fork mode and keeps going after a crash; then, for each crashing/hanging input:
 #   - a crash whose innermost frame is outside libhdf5 is OUR bug: fail;
 #   - every input must reach the user as one error line from `moescope export` (the reader runs HDF5 in a
-#     time-limited child process), exit status 1, never a signal or a hang: otherwise fail.
+#     time-limited child process), exit status 1, or read cleanly (exit 0: a fault only the sanitizer
+#     sees inside HDF5), never a signal or a hang: otherwise fail.
 #   scripts/fuzz-trace-reader.sh [SECONDS=60] [BUILD_DIR=build/release]
 # Needs the fuzz build (scripts/fuzz.sh builds it) and BUILD_DIR/app/moescope.
 set -euo pipefail
@@ -52,7 +53,11 @@ for f in "$found"/crash-* "$found"/timeout-* "$found"/oom-* "$found"/leak-*; do
   rc=$?
   set -e
   first=$(head -1 "$scratch/err")
-  if [ $rc -ne 1 ] || [[ "$first" != "moescope export: error: "* ]]; then
+  if [ $rc -eq 0 ]; then
+    # HDF5's fault here is one only the sanitizer sees (e.g. a read of freed memory); without it the file
+    # reads and passes the reader's own shape checks.
+    echo "ok: $kind input -> read cleanly by the release build"
+  elif [ $rc -ne 1 ] || [[ "$first" != "moescope export: error: "* ]]; then
     echo "FAIL: $f ($kind): moescope export exited $rc: $first"
     status=1
   else
