@@ -31,13 +31,21 @@ threads="${THREADS:-2}"; plen="${PROMPT_LEN:-128}"; gen="${GEN:-128}"; rounds="$
 tmp="$(mktemp -d /tmp/moescope-run-bench-XXXXXX)"
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads"
-# The peer's OpenMP threads spin-wait by default; on a machine shared with other work that makes it up to
-# 10x slower (measured: prefill 7 vs 65 tok/s), so the peer runs with passive waiting, its better setting.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+# The peer's OpenMP threads spin-wait by default (ACTIVE): on a quiet machine that is its fastest setting
+# (demo prefill 7.9k vs 1.8k tok/s with PASSIVE), on a machine shared with other work it can be 10x slower
+# than PASSIVE. So every round runs the peer both ways and the peer is credited with its best.
+peer_policies="${PEER_OMP_WAIT_POLICIES:-ACTIVE PASSIVE}"
 
 demo="$root/datasets/moescope-demo-mixtral"
 synth="$tmp/olmoe-synthetic"
 "$bin" bench --synthetic olmoe-1b-7b --layers "$layers" --synthetic-dir "$synth" --write-only > "$tmp/synth-plan.json"
+
+run_peer() {  # dir ids out-prefix: one run per OpenMP wait policy -> <prefix>.<POLICY>.json
+  local pol
+  for pol in $peer_policies; do
+    OMP_WAIT_POLICY="$pol" "$py" "$here/torch_peer.py" "$1" --prompt-ids "$2" --gen "$gen" --threads "$threads" > "$3.$pol.json"
+  done
+}
 
 run_case() {  # name dir
   local name="$1" dir="$2"
@@ -45,10 +53,10 @@ run_case() {  # name dir
   "$bin" bench "$dir" --threads "$threads" --prompt-len "$plen" --gen "$gen" --probes off --reps 3 --json > "$tmp/$name.ours.0.json"
   local ids
   ids="$("$py" -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))['prompt_ids'])))" "$tmp/$name.ours.0.json")"
-  "$py" "$here/torch_peer.py" "$dir" --prompt-ids "$ids" --gen "$gen" --threads "$threads" > "$tmp/$name.peer.0.json"
+  run_peer "$dir" "$ids" "$tmp/$name.peer.0"
   for ((r = 1; r < rounds; r++)); do
     "$bin" bench "$dir" --threads "$threads" --prompt-ids "$ids" --gen "$gen" --probes off --reps 3 --json --no-stream > "$tmp/$name.ours.$r.json"
-    "$py" "$here/torch_peer.py" "$dir" --prompt-ids "$ids" --gen "$gen" --threads "$threads" > "$tmp/$name.peer.$r.json"
+    run_peer "$dir" "$ids" "$tmp/$name.peer.$r"
   done
 }
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -64,7 +72,12 @@ out = {"threads": threads, "rounds": rounds, "loadavg_before": lb, "loadavg_afte
        "synthetic_plan": json.load(open(os.path.join(tmp, "synth-plan.json"))).get("synthetic")}
 for name in ("demo", "olmoe"):
     ours = [json.load(open(os.path.join(tmp, f"{name}.ours.{r}.json"))) for r in range(rounds)]
-    peer = [json.load(open(os.path.join(tmp, f"{name}.peer.{r}.json"))) for r in range(rounds)]
+    peer = []
+    for r in range(rounds):
+        for f in sorted(glob.glob(os.path.join(tmp, f"{name}.peer.{r}.*.json"))):
+            p = json.load(open(f))
+            p["omp_wait_policy"] = f.rsplit(".", 2)[-2]
+            peer.append(p)
     o_dec = max(o["probes_off"]["decode_tok_s"] for o in ours)
     o_pre = max(o["probes_off"]["prefill_tok_s"] for o in ours)
     p_dec = max(p["decode_tok_s"] for p in peer)
@@ -81,8 +94,8 @@ for name in ("demo", "olmoe"):
                  "peak_rss_bytes": ours[0]["memory"]["peak_rss_bytes"], "weights_bytes": ours[0]["memory"]["weights_bytes"],
                  "bandwidth": ours[0]["bandwidth"]},
         "peer": {"decode_tok_s": p_dec, "prefill_tok_s": p_pre, "what": peer[0]["peer"], "blas": peer[0]["blas"],
-                 "decode_tok_s_rounds": [p["decode_tok_s"] for p in peer],
-                 "prefill_tok_s_rounds": [p["prefill_tok_s"] for p in peer]},
+                 "runs": [{"omp_wait_policy": p["omp_wait_policy"], "decode_tok_s": p["decode_tok_s"],
+                           "prefill_tok_s": p["prefill_tok_s"]} for p in peer]},
         "ratio": {"decode": o_dec / p_dec if p_dec else None, "prefill": o_pre / p_pre if p_pre else None},
         "greedy_ids_match": a == b, "greedy_ids_matching_prefix": same,
     }
