@@ -106,7 +106,15 @@ void SafetensorsFile::parse_header(const std::string& text) {
     SafetensorsEntry e;
     e.name = name;
     const std::string dt = v["dtype"].get<std::string>();
-    if (!dtype_from_name(dt, e.dtype)) throw Error(where + ": unknown dtype '" + dt + "'");
+    if (!dtype_from_name(dt, e.dtype)) {
+      // Valid safetensors dtypes we cannot compute with (FP8 DeepSeek-V3 releases, packed 4-bit, wide
+      // unsigned) get a message that says what to do instead of "unknown".
+      if (dt.rfind("F8_", 0) == 0 || dt == "F4" || dt == "F6_E2M3" || dt == "F6_E3M2" || dt == "U16" || dt == "U32" ||
+          dt == "U64" || dt == "I4" || dt == "U4")
+        throw Error(where + ": dtype '" + dt + "' is not supported (weights must be F32, F16 or BF16; convert " +
+                    "FP8 or quantised checkpoints to bf16 first)");
+      throw Error(where + ": unknown dtype '" + dt + "'");
+    }
     if (!v.contains("shape") || !v["shape"].is_array()) throw Error(where + ": missing or invalid shape");
     for (const auto& d : v["shape"]) {
       uint64_t u;
