@@ -12,7 +12,7 @@ preset="${MOESCOPE_PRESET:-release}"
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
-  qt6-base-dev qt6-base-dev-tools qt6-charts-dev libgl-dev libxkbcommon-dev
+  qt6-base-dev qt6-base-dev-tools qt6-charts-dev libqt6opengl6-dev libgl-dev libxkbcommon-dev
   libhdf5-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev
   googletest libgtest-dev
   xvfb xauth fonts-dejavu-core
