@@ -196,16 +196,24 @@ Bandwidth measure_in_child(int threads) {
         std::memcpy(b.get() + s, a.get() + s, size_t(e - s) * sizeof(float));
       });
       auto t1 = Clock::now();
+      // Read-only: vector adds (so the adds are not the limit) with a software prefetch one 4 KiB page
+      // ahead, as the decode kernels stream weights; a plain scalar loop understates the bandwidth by 1/3.
       pool.parallel_for(int64_t(n), 1 << 16, [&](int64_t s, int64_t e, int t) {
-        float acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0, acc4 = 0, acc5 = 0, acc6 = 0, acc7 = 0;
+        typedef float v4 __attribute__((vector_size(16)));
+        v4 acc0 = {}, acc1 = {}, acc2 = {}, acc3 = {};
         const float* p = b.get();
         int64_t i = s;
-        for (; i + 8 <= e; i += 8) {
-          acc0 += p[i]; acc1 += p[i + 1]; acc2 += p[i + 2]; acc3 += p[i + 3];
-          acc4 += p[i + 4]; acc5 += p[i + 5]; acc6 += p[i + 6]; acc7 += p[i + 7];
+        for (; i + 16 <= e; i += 16) {
+          __builtin_prefetch(p + i + 1024);
+          v4 x0, x1, x2, x3;
+          std::memcpy(&x0, p + i, 16); std::memcpy(&x1, p + i + 4, 16);
+          std::memcpy(&x2, p + i + 8, 16); std::memcpy(&x3, p + i + 12, 16);
+          acc0 += x0; acc1 += x1; acc2 += x2; acc3 += x3;
         }
-        for (; i < e; ++i) acc0 += p[i];
-        partial[size_t(t)] += acc0 + acc1 + acc2 + acc3 + acc4 + acc5 + acc6 + acc7;
+        const v4 sum = acc0 + acc1 + acc2 + acc3;
+        float tail = sum[0] + sum[1] + sum[2] + sum[3];
+        for (; i < e; ++i) tail += p[i];
+        partial[size_t(t)] += tail;
       });
       auto t2 = Clock::now();
       best_copy = std::min(best_copy, std::chrono::duration<double>(t1 - t0).count());
