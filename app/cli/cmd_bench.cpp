@@ -46,7 +46,7 @@ const char* kUsage =
     "usage: moescope bench MODEL|--synthetic NAME|--synthetic path/config.json [--backend cpu|cuda]\n"
     "         [--prompt-len N] [--gen N] [--probes on|off|both] [--threads T] [--reps R] [--json]\n"
     "         [--prompt-ids 1,2,3] [--layers N] [--experts N] [--vocab N] [--max-weights-gib G]\n"
-    "         [--synthetic-dir DIR [--write-only]] [--no-stream]\n"
+    "         [--synthetic-dir DIR [--write-only]] [--no-stream] [--weights auto|mapped|resident]\n"
     "  synthetic names: olmoe-1b-7b, qwen1.5-moe-a2.7b, qwen3-30b-a3b, mixtral-8x7b, deepseek-v3\n"
     "  (scaled down to --max-weights-gib, default 4, by fewer layers; what was scaled is reported)\n";
 
@@ -64,6 +64,7 @@ struct Options {
   int reps = 3;
   bool json_out = false;
   bool stream = true;
+  WeightResidency weights = WeightResidency::Auto;
   std::vector<int32_t> prompt_ids;
 };
 
@@ -95,6 +96,9 @@ Options parse(const Args& args) {
       o.json_out = true;
     } else if (a == "--no-stream") {
       o.stream = false;
+    } else if (a == "--weights") {
+      if (!parse_residency(value(i), o.weights))
+        throw UsageError("--weights must be auto, mapped or resident, not '" + args[i] + "'");
     } else if (a == "--layers") {
       o.synth.layers = int(parse_int(a, value(i), 1, 10000));
     } else if (a == "--experts") {
@@ -424,7 +428,7 @@ int cmd_bench(const Args& args) {
   if (o.stream) bw = measure_in_child(o.threads);
 
   const int64_t rss_before_load = status_kib("VmRSS") * 1024;  // the executable and its libraries
-  std::shared_ptr<const Model> model = Model::load(model_dir);
+  std::shared_ptr<const Model> model = Model::load(model_dir, nullptr, o.weights);
   std::shared_ptr<const Tokenizer> tokenizer;
   if (std::filesystem::exists(model_dir + "/tokenizer.json")) tokenizer = Tokenizer::load(model_dir);
   SessionOptions so;
@@ -533,7 +537,9 @@ int cmd_bench(const Args& args) {
     bwj["stream_array_bytes"] = bw.array_bytes;
   }
   out["bandwidth"] = bwj;
-  out["memory"] = {{"peak_rss_bytes", peak},
+  out["memory"] = {{"weights_residency", residency_name(model->store().residency())},
+                   {"weights_residency_requested", residency_name(o.weights)},
+                   {"peak_rss_bytes", peak},
                    {"weights_bytes", weights_bytes},
                    {"kv_cache_bytes", kv_used},
                    {"kv_cache_bytes_per_token", kv_pos},

@@ -160,7 +160,7 @@ int cmd_info(const Args& args) {
       w.push_back(path + ": gpt_oss weights are not loaded by this engine; counts come from config.json only");
       out["warnings"] = w;
     } else {
-      auto model = Model::load(path);
+      auto model = Model::load(path, nullptr, WeightResidency::Mapped);  // info reads no tensor data
       const ModelConfig& c = model->config();
       out.update(describe(c));
       out["dtypes"] = model->dtypes();

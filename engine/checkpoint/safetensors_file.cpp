@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <limits>
 
 #include <nlohmann/json.hpp>
@@ -39,45 +40,102 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : m_path(path) {
+SafetensorsFile::SafetensorsFile(const std::string& path, bool resident,
+                                 const std::function<void(uint64_t)>& on_bytes)
+    : m_path(path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { ::close(fd); }
+  } close_fd{fd};  // a mapping keeps the file alive after this
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int e = errno;
-    ::close(fd);
-    throw Error(path + ": cannot stat: " + std::strerror(e));
-  }
+  if (::fstat(fd, &st) != 0) throw Error(path + ": cannot stat: " + std::strerror(errno));
   m_size = uint64_t(st.st_size);
-  if (m_size < 8) {
-    ::close(fd);
+  if (m_size < 8)
     throw Error(path + ": file is " + std::to_string(m_size) +
                 " bytes, shorter than the 8-byte safetensors header length");
-  }
-  void* p = ::mmap(nullptr, m_size, PROT_READ, MAP_PRIVATE, fd, 0);
-  const int map_errno = errno;
-  ::close(fd);  // the mapping keeps the file alive
-  if (p == MAP_FAILED) throw Error(path + ": cannot mmap: " + std::strerror(map_errno));
-  m_map = static_cast<const std::byte*>(p);
 
+  if (resident && map_resident()) {
+    try {
+      // The header is read and checked before any tensor data, so a corrupt file fails fast.
+      read_into(fd, 0, 8);
+      const uint64_t n = header_length();
+      read_into(fd, 8, n);
+      m_header_len = n;
+      parse_header(std::string(reinterpret_cast<const char*>(m_map + 8), size_t(n)));
+      constexpr uint64_t kChunk = 64ull << 20;  // progress and cancellation granularity
+      for (uint64_t off = 8 + n; off < m_size; off += kChunk) {
+        read_into(fd, off, std::min(kChunk, m_size - off));
+        if (on_bytes) on_bytes(std::min(off + kChunk, m_size));
+      }
+    } catch (...) {
+      release();
+      throw;
+    }
+    return;
+  }
+
+  void* p = ::mmap(nullptr, m_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (p == MAP_FAILED) throw Error(path + ": cannot mmap: " + std::strerror(errno));
+  m_map = static_cast<const std::byte*>(p);
   try {
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | uint64_t(std::to_integer<uint8_t>(m_map[i]));
-    if (n > m_size - 8)
-      throw Error(path + ": header length " + std::to_string(n) + " goes beyond the end of the file (" +
-                  std::to_string(m_size) + " bytes)");
-    if (n > kMaxHeader) throw Error(path + ": header length " + std::to_string(n) + " is implausibly large");
-    m_header_len = n;
-    parse_header(std::string(reinterpret_cast<const char*>(m_map + 8), size_t(n)));
+    m_header_len = header_length();
+    parse_header(std::string(reinterpret_cast<const char*>(m_map + 8), size_t(m_header_len)));
   } catch (...) {
-    ::munmap(const_cast<std::byte*>(m_map), m_size);
-    m_map = nullptr;
+    release();
     throw;
   }
+  if (on_bytes) on_bytes(m_size);
 }
 
-SafetensorsFile::~SafetensorsFile() {
-  if (m_map) ::munmap(const_cast<std::byte*>(m_map), m_size);
+SafetensorsFile::~SafetensorsFile() { release(); }
+
+void SafetensorsFile::release() {
+  if (m_alloc) ::munmap(m_alloc, m_alloc_size);
+  else if (m_map) ::munmap(const_cast<std::byte*>(m_map), m_size);
+  m_alloc = nullptr;
+  m_map = nullptr;
+}
+
+uint64_t SafetensorsFile::header_length() const {
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | uint64_t(std::to_integer<uint8_t>(m_map[i]));
+  if (n > m_size - 8)
+    throw Error(m_path + ": header length " + std::to_string(n) + " goes beyond the end of the file (" +
+                std::to_string(m_size) + " bytes)");
+  if (n > kMaxHeader) throw Error(m_path + ": header length " + std::to_string(n) + " is implausibly large");
+  return n;
+}
+
+bool SafetensorsFile::map_resident() {
+  // 2 MiB-aligned anonymous memory, advised to use transparent huge pages (a no-op where THP is off).
+  constexpr uint64_t kHuge = 2ull << 20;
+  const uint64_t want = (m_size + kHuge - 1) / kHuge * kHuge + kHuge;
+  void* a = ::mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (a == MAP_FAILED) return false;  // not enough address space or memory: fall back to mapping the file
+  m_alloc = a;
+  m_alloc_size = want;
+  auto* base = reinterpret_cast<std::byte*>((reinterpret_cast<uintptr_t>(a) + kHuge - 1) / kHuge * kHuge);
+#ifdef MADV_HUGEPAGE
+  ::madvise(base, want - kHuge, MADV_HUGEPAGE);
+#endif
+  m_map = base;
+  return true;
+}
+
+void SafetensorsFile::read_into(int fd, uint64_t offset, uint64_t bytes) {
+  auto* dst = const_cast<std::byte*>(m_map) + offset;
+  uint64_t done = 0;
+  while (done < bytes) {
+    const ssize_t r = ::pread(fd, dst + done, size_t(std::min<uint64_t>(bytes - done, 1ull << 30)), off_t(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw Error(m_path + ": cannot read at byte " + std::to_string(offset + done) + ": " + std::strerror(errno));
+    if (r == 0)
+      throw Error(m_path + ": file ended at byte " + std::to_string(offset + done) + " while reading its " +
+                  std::to_string(m_size) + " bytes (was it changed while loading?)");
+    done += uint64_t(r);
+  }
 }
 
 void SafetensorsFile::parse_header(const std::string& text) {

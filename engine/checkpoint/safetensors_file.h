@@ -1,5 +1,6 @@
-// One memory-mapped, read-only .safetensors file: the header is parsed and validated when the file is
-// opened, tensor data is only touched when a kernel reads it (the OS pages it in lazily).
+// One read-only .safetensors file, memory-mapped (tensor data is only touched when a kernel reads it, the
+// OS pages it in lazily) or resident (read once into huge-page-backed anonymous memory; see
+// weight_residency.h). The header is parsed and validated when the file is opened, before any data is read.
 //
 // Layout: 8-byte little-endian header length N, N bytes of JSON
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}}, then the data section;
@@ -7,6 +8,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -27,7 +29,11 @@ class SafetensorsFile {
   // Maps and validates `path`; throws Error naming the file (and the tensor) on any problem: file shorter
   // than 8 bytes, header length beyond the file, invalid JSON, unknown dtype, offsets out of range or
   // reversed, shape x dtype != byte span, overlapping tensors.
-  explicit SafetensorsFile(const std::string& path);
+  // `resident`: read the file into anonymous huge-page memory instead of mapping it (falls back to the
+  // mapping when that memory cannot be had; resident() tells). `on_bytes(n)`: n bytes of this file are in
+  // place (called per 64 MiB chunk when resident, once when mapped); may throw (Cancelled) to abort.
+  explicit SafetensorsFile(const std::string& path, bool resident = false,
+                           const std::function<void(uint64_t)>& on_bytes = {});
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
@@ -35,6 +41,7 @@ class SafetensorsFile {
   const std::string& path() const { return m_path; }
   uint64_t file_size() const { return m_size; }
   uint64_t header_size() const { return m_header_len; }
+  bool resident() const { return m_alloc != nullptr; }
   const std::vector<SafetensorsEntry>& entries() const { return m_entries; }  // sorted by name
   const std::map<std::string, std::string>& metadata() const { return m_metadata; }
 
@@ -46,9 +53,15 @@ class SafetensorsFile {
 
  private:
   void parse_header(const std::string& json_text);
+  uint64_t header_length() const;  // from the first 8 bytes, checked against the file size
+  bool map_resident();
+  void read_into(int fd, uint64_t offset, uint64_t bytes);
+  void release();
 
   std::string m_path;
-  const std::byte* m_map = nullptr;
+  const std::byte* m_map = nullptr;  // the file's bytes: the mapping, or inside m_alloc when resident
+  void* m_alloc = nullptr;           // the anonymous region (resident only)
+  uint64_t m_alloc_size = 0;
   uint64_t m_size = 0;
   uint64_t m_header_len = 0;
   std::vector<SafetensorsEntry> m_entries;

@@ -15,17 +15,33 @@ namespace moescope {
 
 namespace fs = std::filesystem;
 
-std::shared_ptr<WeightStore> WeightStore::open_file(const std::string& path) {
+namespace {
+
+uint64_t file_size_or_zero(const fs::path& p) {
+  std::error_code ec;
+  const auto n = fs::file_size(p, ec);
+  return ec ? 0 : uint64_t(n);
+}
+
+}  // namespace
+
+std::shared_ptr<WeightStore> WeightStore::open_file(const std::string& path, WeightResidency residency,
+                                                    const Progress& progress) {
   auto store = std::make_shared<WeightStore>();
   store->m_location = path;
-  store->m_files.push_back(std::make_unique<SafetensorsFile>(path));
+  const uint64_t total = file_size_or_zero(path);
+  const bool resident = resolve_residency(residency, total) == WeightResidency::Resident;
+  std::function<void(uint64_t)> on_bytes;
+  if (progress.on_bytes) on_bytes = [&](uint64_t n) { progress.on_bytes(n, total); };
+  store->m_files.push_back(std::make_unique<SafetensorsFile>(path, resident, on_bytes));
   for (const auto& e : store->m_files.back()->entries())
     store->m_index.emplace(e.name, Slot{store->m_files.back().get(), &e});
   return store;
 }
 
-std::shared_ptr<WeightStore> WeightStore::open_dir(
-    const std::string& dir, const std::function<void(size_t, size_t, const std::string&)>& on_file) {
+std::shared_ptr<WeightStore> WeightStore::open_dir(const std::string& dir, const Progress& progress,
+                                                   WeightResidency residency) {
+  const auto& on_file = progress.on_file;
   const fs::path index = fs::path(dir) / "model.safetensors.index.json";
   const fs::path single = fs::path(dir) / "model.safetensors";
   std::error_code ec;
@@ -33,7 +49,7 @@ std::shared_ptr<WeightStore> WeightStore::open_dir(
     if (!fs::exists(single, ec))
       throw Error(dir + ": no model.safetensors or model.safetensors.index.json in this directory");
     if (on_file) on_file(0, 1, single.string());
-    return open_file(single.string());
+    return open_file(single.string(), residency, progress);
   }
 
   auto store = std::make_shared<WeightStore>();
@@ -62,6 +78,11 @@ std::shared_ptr<WeightStore> WeightStore::open_dir(
     by_shard[it.value().get<std::string>()].push_back(it.key());
   }
   if (by_shard.empty()) throw Error(ip + ": weight_map is empty");
+  // Residency is decided once for the whole checkpoint, from the size of all its shards.
+  uint64_t total = 0;
+  for (const auto& kv : by_shard) total += file_size_or_zero(fs::path(dir) / kv.first);
+  const bool resident = resolve_residency(residency, total) == WeightResidency::Resident;
+  uint64_t done_before = 0;
   size_t i = 0;
   for (const auto& [shard, names] : by_shard) {
     const fs::path sp = fs::path(dir) / shard;
@@ -72,8 +93,11 @@ std::shared_ptr<WeightStore> WeightStore::open_dir(
       throw Error(ip + ": shard '" + shard + "' (holding '" + names.front() + "') does not exist in " + dir);
     if (on_file) on_file(i, by_shard.size(), sp.string());
     ++i;
-    store->m_files.push_back(std::make_unique<SafetensorsFile>(sp.string()));
+    std::function<void(uint64_t)> on_bytes;
+    if (progress.on_bytes) on_bytes = [&](uint64_t n) { progress.on_bytes(done_before + n, total); };
+    store->m_files.push_back(std::make_unique<SafetensorsFile>(sp.string(), resident, on_bytes));
     const SafetensorsFile* f = store->m_files.back().get();
+    done_before += f->file_size();
     for (const auto& n : names) {
       const SafetensorsEntry* e = f->find(n);
       if (!e) throw Error(ip + ": tensor '" + n + "' is mapped to shard '" + shard + "', but " + sp.string() +
@@ -113,6 +137,12 @@ std::vector<std::string> WeightStore::names() const {
   for (const auto& kv : m_index) out.push_back(kv.first);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+WeightResidency WeightStore::residency() const {
+  for (const auto& f : m_files)
+    if (!f->resident()) return WeightResidency::Mapped;
+  return m_files.empty() ? WeightResidency::Mapped : WeightResidency::Resident;
 }
 
 uint64_t WeightStore::total_bytes() const {

@@ -8,18 +8,27 @@
 #include <vector>
 
 #include "engine/checkpoint/safetensors_file.h"
+#include "engine/checkpoint/weight_residency.h"
 
 namespace moescope {
 
 class WeightStore {
  public:
+  struct Progress {
+    // Before each file is opened: index, number of files, path.
+    std::function<void(size_t, size_t, const std::string&)> on_file;
+    // Bytes of all files in place so far, and in all (resident: per 64 MiB read).
+    std::function<void(uint64_t, uint64_t)> on_bytes;
+  };
   // Opens `dir`: model.safetensors.index.json when present (every shard it names must exist and hold the
-  // tensors mapped to it), else model.safetensors. `on_file(i, n, path)` is called before each file is
-  // mapped (progress reporting; may throw Cancelled).
-  static std::shared_ptr<WeightStore> open_dir(
-      const std::string& dir, const std::function<void(size_t, size_t, const std::string&)>& on_file = {});
+  // tensors mapped to it), else model.safetensors. `residency` (weight_residency.h; Auto is resolved here
+  // against the total size of the files) says whether files are mapped or read into memory. Progress
+  // callbacks may throw (Cancelled) to abort.
+  static std::shared_ptr<WeightStore> open_dir(const std::string& dir, const Progress& progress = {},
+                                               WeightResidency residency = WeightResidency::Mapped);
   // One .safetensors file on its own.
-  static std::shared_ptr<WeightStore> open_file(const std::string& path);
+  static std::shared_ptr<WeightStore> open_file(const std::string& path, WeightResidency residency = WeightResidency::Mapped,
+                                                const Progress& progress = {});
 
   bool contains(const std::string& name) const { return m_index.count(name) != 0; }
   const SafetensorsEntry* find(const std::string& name) const;  // nullptr when absent
@@ -32,6 +41,9 @@ class WeightStore {
   const std::string& location() const { return m_location; }
   const std::string& index_path() const { return m_index_path; } // empty when not sharded
   uint64_t total_bytes() const;
+  // Mapped or Resident: how the files ended up (Resident only when every file is; a file whose memory
+  // could not be had falls back to its mapping).
+  WeightResidency residency() const;
   std::vector<std::string> warnings() const { return m_warnings; }
 
  private:

@@ -62,7 +62,7 @@ void for_each_tensor(const ModelWeights& w, F&& f) {
 
 }  // namespace
 
-std::shared_ptr<const Model> Model::load(const std::string& path, LoadProgress* progress) {
+std::shared_ptr<const Model> Model::load(const std::string& path, LoadProgress* progress, WeightResidency residency) {
   std::error_code ec;
   // A path to config.json itself names its directory.
   std::string dir = path;
@@ -76,9 +76,20 @@ std::shared_ptr<const Model> Model::load(const std::string& path, LoadProgress* 
   report(progress, 0.0, "reading config.json");
   ModelConfig cfg = load_model_config(cfg_path.string());
 
-  auto store = WeightStore::open_dir(dir, [&](size_t i, size_t n, const std::string& file) {
-    report(progress, 0.05 + 0.6 * double(i) / double(n), "mapping " + fs::path(file).filename().string());
-  });
+  WeightStore::Progress wp;
+  std::string current;
+  double fraction = 0.05;  // never goes back: files and bytes interleave
+  wp.on_file = [&](size_t i, size_t n, const std::string& file) {
+    current = fs::path(file).filename().string();
+    if (n > 1) current += " (" + std::to_string(i + 1) + "/" + std::to_string(n) + ")";
+    report(progress, fraction, "opening " + current);
+  };
+  wp.on_bytes = [&](uint64_t done, uint64_t total) {
+    fraction = std::max(fraction, 0.05 + 0.6 * (total ? double(done) / double(total) : 1.0));
+    report(progress, fraction,
+           "reading " + current + ": " + std::to_string(done >> 20) + " / " + std::to_string(total >> 20) + " MiB");
+  };
+  auto store = WeightStore::open_dir(dir, wp, residency);
   for (const auto& w : store->warnings()) cfg.warnings.push_back(w);
 
   report(progress, 0.7, "binding " + std::to_string(store->names().size()) + " tensors");

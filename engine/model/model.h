@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/checkpoint/weight_residency.h"
 #include "engine/model/model_config.h"
 #include "engine/model/model_weights.h"
 
@@ -23,7 +24,10 @@ class Model {
   // Load config.json + safetensors (single file or sharded index) from a checkpoint directory (a path to
   // its config.json also works). Throws Error naming the file and tensor on any problem (see
   // families/family.h for unexpected tensors), Cancelled when `progress` returns false.
-  static std::shared_ptr<const Model> load(const std::string& dir, LoadProgress* progress = nullptr);
+  // `residency`: mapped files or weights read into huge-page memory (engine/checkpoint/weight_residency.h);
+  // Auto picks resident when the checkpoint takes at most half of the available memory.
+  static std::shared_ptr<const Model> load(const std::string& dir, LoadProgress* progress = nullptr,
+                                           WeightResidency residency = WeightResidency::Auto);
 
   const ModelConfig& config() const { return m_config; }
   const ModelWeights& weights() const { return m_weights; }

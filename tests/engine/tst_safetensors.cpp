@@ -126,7 +126,11 @@ TEST(SafetensorsErrors, ShortFileAndHeaderLength) {
     EXPECT_HAS(error_of([&] { SafetensorsFile f(p); }), "short.safetensors: file is 3 bytes, shorter than the 8-byte");
   }
   const std::string p = write_st(dir, "len.safetensors", "{}", "", 1000);
-  EXPECT_HAS(error_of([&] { SafetensorsFile f(p); }), "len.safetensors: header length 1000 goes beyond the end of the file (10 bytes)");
+  for (bool resident : {false, true}) {
+    EXPECT_HAS(error_of([&] { SafetensorsFile f(p, resident); }),
+               "len.safetensors: header length 1000 goes beyond the end of the file (10 bytes)");
+    EXPECT_HAS(error_of([&] { SafetensorsFile f(dir + "/short.safetensors", resident); }), "file is 3 bytes");
+  }
   EXPECT_HAS(error_of([&] { SafetensorsFile f(dir + "/absent.safetensors"); }), "absent.safetensors: cannot open");
 }
 
@@ -266,7 +270,7 @@ TEST(SafetensorsErrors, CorruptedHeadersThrowErrorsNeverCrash) {
     const std::string p = dir + "/fuzz.safetensors";
     std::ofstream(p, std::ios::binary | std::ios::trunc) << bytes;
     try {
-      SafetensorsFile f(p);
+      SafetensorsFile f(p, /*resident=*/iter % 2 == 1);  // both ways of holding the bytes
       for (const auto& e : f.entries()) {
         TensorRef t = f.tensor(e);
         ASSERT_LE(8 + f.header_size() + e.end, f.file_size());
