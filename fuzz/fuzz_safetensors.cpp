@@ -1,14 +1,15 @@
 // libFuzzer target: one .safetensors file (8-byte header length, JSON header, data section). Every
 // input must either open (then every tensor view lies inside the mapping: its first and last bytes are
-// read so ASan sees any overrun) or throw moescope::Error; anything else is a finding.
+// read so ASan sees any overrun) or throw moescope::Error; anything else is a finding. The file is opened
+// both ways the engine holds weights: mapped, and read into memory (resident).
 #include "engine/checkpoint/safetensors_file.h"
 #include "engine/util/error.h"
 #include "fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = moescope::fuzz::write_file("model.safetensors", data, size);
-  try {
-    moescope::SafetensorsFile file(path);
+  for (bool resident : {false, true}) try {
+    moescope::SafetensorsFile file(path, resident);
     volatile unsigned sum = 0;
     for (const auto& e : file.entries()) {
       moescope::TensorRef t = file.tensor(e);
