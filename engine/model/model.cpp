@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <set>
 
 #include "engine/checkpoint/weight_store.h"
@@ -21,6 +23,33 @@ namespace {
 
 void report(LoadProgress* p, double f, const std::string& what) {
   if (p && !p->report(f, what)) throw Cancelled();
+}
+
+// Models loaded in this process, so that sessions opening the same checkpoint (the GUI's main session, its
+// prompt-suite and compare runners) share one copy of the weights instead of holding one each. An entry
+// is valid while the model lives and the directory's files are unchanged (names, sizes, mtimes).
+struct CacheEntry {
+  std::string fingerprint;
+  std::weak_ptr<const Model> model;
+};
+std::mutex g_cache_mutex;
+std::map<std::pair<std::string, int>, CacheEntry> g_cache;
+
+std::string fingerprint_of(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::string> parts;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (!e.is_regular_file(ec)) continue;
+    const std::string name = e.path().filename().string();
+    if (name != "config.json" && name.find(".safetensors") == std::string::npos) continue;
+    const auto size = e.file_size(ec);
+    const auto mtime = e.last_write_time(ec).time_since_epoch().count();
+    parts.push_back(name + ":" + std::to_string(size) + ":" + std::to_string(mtime));
+  }
+  std::sort(parts.begin(), parts.end());
+  std::string out;
+  for (const auto& p : parts) out += p + "\n";
+  return out;
 }
 
 using BindFn = void (*)(const ModelConfig&, families::WeightBinder&, ModelWeights&);
@@ -73,6 +102,18 @@ std::shared_ptr<const Model> Model::load(const std::string& path, LoadProgress* 
   const fs::path cfg_path = fs::path(dir) / "config.json";
   if (!fs::exists(cfg_path, ec)) throw Error(dir + ": no config.json in this directory");
 
+  const std::pair<std::string, int> key{dir, int(residency)};  // as given: directory() reports it
+  const std::string fingerprint = fingerprint_of(dir);
+  {
+    std::lock_guard<std::mutex> lock(g_cache_mutex);
+    auto it = g_cache.find(key);
+    if (it != g_cache.end() && it->second.fingerprint == fingerprint)
+      if (auto shared = it->second.model.lock()) {
+        report(progress, 1.0, "loaded (already open in this process)");
+        return shared;
+      }
+  }
+
   report(progress, 0.0, "reading config.json");
   ModelConfig cfg = load_model_config(cfg_path.string());
 
@@ -98,7 +139,12 @@ std::shared_ptr<const Model> Model::load(const std::string& path, LoadProgress* 
   binder_for(cfg.family)(cfg, binder, weights);
   binder.finish(cfg.warnings);
   report(progress, 1.0, "loaded");
-  return std::make_shared<const Model>(std::move(cfg), std::move(store), std::move(weights), dir);
+  auto model = std::make_shared<const Model>(std::move(cfg), std::move(store), std::move(weights), dir);
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  for (auto it = g_cache.begin(); it != g_cache.end();)  // drop entries of models that are gone
+    it = it->second.model.expired() ? g_cache.erase(it) : std::next(it);
+  g_cache[key] = CacheEntry{fingerprint, model};
+  return model;
 }
 
 std::vector<std::string> Model::dtypes() const {

@@ -26,6 +26,8 @@ class Model {
   // families/family.h for unexpected tensors), Cancelled when `progress` returns false.
   // `residency`: mapped files or weights read into huge-page memory (engine/checkpoint/weight_residency.h);
   // Auto picks resident when the checkpoint takes at most half of the available memory.
+  // A checkpoint already loaded in this process with the same `residency` and unchanged files (names,
+  // sizes, mtimes of config.json and *.safetensors*) is returned as is: sessions share one copy.
   static std::shared_ptr<const Model> load(const std::string& dir, LoadProgress* progress = nullptr,
                                            WeightResidency residency = WeightResidency::Auto);
 

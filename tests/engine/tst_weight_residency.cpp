@@ -198,3 +198,50 @@ TEST(WeightResidency, HeaderErrorsComeBeforeAnyDataIsRead) {
   }
   EXPECT_EQ(progress_calls, 0);
 }
+
+namespace {
+
+struct CountingReports : LoadProgress {
+  int calls = 0;
+  std::string last;
+  bool report(double, const std::string& what) override {
+    ++calls;
+    last = what;
+    return true;
+  }
+};
+
+}  // namespace
+
+TEST(ModelSharing, SameCheckpointIsOneCopyWhileItIsOpen) {
+  // Sessions that open the same checkpoint (the GUI's main session and its suite/compare runners) share
+  // the loaded weights instead of holding a copy each.
+  const std::string dir = test::temp_dir("share") + "/m";
+  fs::copy(test::model_fixture("olmoe"), dir, fs::copy_options::recursive);
+  auto a = Model::load(dir, nullptr, WeightResidency::Resident);
+  CountingReports p;
+  auto b = Model::load(dir, &p, WeightResidency::Resident);
+  EXPECT_EQ(a.get(), b.get());
+  EXPECT_EQ(p.calls, 1);
+  EXPECT_NE(p.last.find("already open"), std::string::npos) << p.last;
+
+  auto mapped = Model::load(dir, nullptr, WeightResidency::Mapped);  // another residency: its own copy
+  EXPECT_NE(mapped.get(), a.get());
+  EXPECT_EQ(mapped->store().residency(), WeightResidency::Mapped);
+
+  // A file changed on disk: loaded afresh, never the stale copy.
+  fs::last_write_time(dir + "/config.json", fs::last_write_time(dir + "/config.json") + std::chrono::seconds(5));
+  CountingReports q;
+  auto c = Model::load(dir, &q, WeightResidency::Resident);
+  EXPECT_NE(c.get(), a.get());
+  EXPECT_GT(q.calls, 2);
+
+  // Nobody holds it any more: the next load reads the files again.
+  a.reset();
+  b.reset();
+  c.reset();
+  CountingReports r;
+  auto d = Model::load(dir, &r, WeightResidency::Resident);
+  EXPECT_GT(r.calls, 2);
+  EXPECT_EQ(d->config().num_experts, mapped->config().num_experts);
+}
