@@ -259,6 +259,18 @@ TEST(ModelConfigErrors, UnsupportedArchitectureNamesFileAndList) {
             "qwen3_moe, deepseek_v3)");
 }
 
+// fuzz_model_config finding (2026-12-01): a non-number rope_parameters.rope_theta escaped as a JSON
+// library exception instead of an Error naming the file and key.
+TEST(ModelConfigErrors, RopeThetaOfTheWrongTypeIsAnError) {
+  for (const json bad : {json::array({"full_attention"}), json("1e6"), json::object(), json(true)}) {
+    json j = fixture_config("qwen2_moe");
+    j["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", bad}};
+    EXPECT_NE(error_of(j).find("dir/config.json: \"rope_parameters.rope_theta\" must be a number, got " + bad.dump()),
+              std::string::npos)
+        << bad.dump();
+  }
+}
+
 TEST(ModelConfigErrors, UnimplementedValuesAreErrors) {
   json j = fixture_config("mixtral");
   j["hidden_act"] = "gelu";

@@ -151,7 +151,11 @@ void parse_rope(const ConfigReader& r, ModelConfig& c) {
   }
   RopeConfig& rope = c.rope;
   rope.theta = r.get_double("rope_theta", 10000.0);
-  if (rp && rp->contains("rope_theta") && !(*rp)["rope_theta"].is_null()) rope.theta = (*rp)["rope_theta"].get<double>();
+  if (rp && rp->contains("rope_theta") && !(*rp)["rope_theta"].is_null()) {
+    if (!(*rp)["rope_theta"].is_number())
+      r.fail("\"rope_parameters.rope_theta\" must be a number, got " + (*rp)["rope_theta"].dump());
+    rope.theta = (*rp)["rope_theta"].get<double>();
+  }
   rope.partial_rotary_factor = r.get_double("partial_rotary_factor", 1.0);
   if (!sc) return;
 
