@@ -38,11 +38,10 @@ struct EnvWeights {
   bool had = false;
 };
 
-// A single-tensor safetensors file of `data_bytes` zero bytes (sparse: costs no disk).
-std::string sparse_file(const std::string& dir, uint64_t data_bytes) {
-  const std::string header = "{\"w\":{\"dtype\":\"U8\",\"shape\":[" + std::to_string(data_bytes) +
-                             "],\"data_offsets\":[0," + std::to_string(data_bytes) + "]}}";
-  const std::string path = dir + "/big.safetensors";
+// A safetensors file `name` with `header` and `data_bytes` zero bytes of data (sparse: costs no disk).
+std::string sparse_file(const std::string& dir, const std::string& name, const std::string& header,
+                        uint64_t data_bytes) {
+  const std::string path = dir + "/" + name;
   {
     std::ofstream out(path, std::ios::binary);
     const uint64_t n = header.size();
@@ -51,6 +50,14 @@ std::string sparse_file(const std::string& dir, uint64_t data_bytes) {
   }
   fs::resize_file(path, 8 + header.size() + data_bytes);
   return path;
+}
+
+// big.safetensors: one U8 tensor "w" of `data_bytes` zero bytes.
+std::string sparse_file(const std::string& dir, uint64_t data_bytes) {
+  return sparse_file(dir, "big.safetensors",
+                     "{\"w\":{\"dtype\":\"U8\",\"shape\":[" + std::to_string(data_bytes) +
+                         "],\"data_offsets\":[0," + std::to_string(data_bytes) + "]}}",
+                     data_bytes);
 }
 
 }  // namespace
@@ -178,16 +185,9 @@ TEST(WeightResidency, HeaderErrorsComeBeforeAnyDataIsRead) {
   // A 6 GiB (sparse) file whose header lies about a tensor: resident opening fails on the header,
   // without reading (or allocating for) the data.
   const std::string dir = test::temp_dir("residency-bad");
-  const uint64_t data = uint64_t(6) << 30;
-  const std::string header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,15]}}";
-  const std::string path = dir + "/bad.safetensors";
-  {
-    std::ofstream out(path, std::ios::binary);
-    const uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i) out.put(char((n >> (8 * i)) & 0xff));
-    out << header;
-  }
-  fs::resize_file(path, 8 + header.size() + data);
+  const std::string path = sparse_file(dir, "bad.safetensors",
+                                       "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,15]}}",
+                                       uint64_t(6) << 30);
   int progress_calls = 0;
   try {
     SafetensorsFile f(path, true, [&](uint64_t) { ++progress_calls; });
