@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "engine/cpu/activation_rows.h"
 #include "engine/cpu/tile_kernels.h"
 #include "engine/util/half.h"
 
@@ -85,11 +86,11 @@ MS_AVX2 void tile_rows(const float* x, int64_t ldx, int T, const void* wv, int64
   const int chunk = K <= 1024 ? 96 : K <= 4096 ? 32 : 12;
   for (int t0 = 0; t0 < T; t0 += chunk) {
     const int tn = std::min(chunk, T - t0);
-    const float* xc = x + int64_t(t0) * ldx;
+    const ActivationRows a = spread_over_l1_sets(x + int64_t(t0) * ldx, ldx, tn, K);
     float* yc = y + int64_t(t0) * ldy;
     int r = 0;
-    for (; r + 4 <= R; r += 4) row_block<L, 4>(xc, ldx, tn, w + r * K, K, yc + r, ldy);
-    for (; r < R; ++r) row_block<L, 1>(xc, ldx, tn, w + r * K, K, yc + r, ldy);
+    for (; r + 4 <= R; r += 4) row_block<L, 4>(a.x, a.ld, tn, w + r * K, K, yc + r, ldy);
+    for (; r < R; ++r) row_block<L, 1>(a.x, a.ld, tn, w + r * K, K, yc + r, ldy);
   }
 }
 

@@ -168,4 +168,45 @@ TEST(TileKernels, EveryAvailableTableMatchesADoubleSum) {
   if (tested == 0) GTEST_SKIP() << "no SIMD tile kernels on this CPU";
 }
 
+// Activation strides that are a multiple of 1 KiB (hidden 1024, 2048, ... in fp32) are copied to a buffer
+// with a longer stride before the kernel runs (engine/cpu/activation_rows.h). The copy must not change a
+// single bit: the same rows at an aliasing and at a plain stride give identical outputs, and both match a
+// double sum. Token counts above the kernels' chunk sizes (96 / 36 / 32 tokens) cross chunk boundaries.
+TEST(TileKernels, AliasingActivationStridesGiveIdenticalResults) {
+  namespace d = moescope::cpu::detail;
+  std::mt19937 rng(13);
+  int tested = 0;
+  for (const d::TileTable* table : {d::avx2_tile_table(), d::avx512_tile_table()}) {
+    if (!table) continue;
+    ++tested;
+    for (DType dt : {DType::F32, DType::BF16})
+      for (int64_t K : {1000, 1024, 2048})
+        for (int T : {2, 7, 40, 100}) {
+          SCOPED_TRACE(testing::Message() << moescope::dtype_name(dt) << " K=" << K << " T=" << T);
+          const int R = 9;
+          Mat W = make(dt, R, K, rng);
+          const int64_t aliasing = K <= 1024 ? 1024 : 2048, plain = K + 5;
+          std::vector<float> xa(size_t(T * aliasing)), xp(size_t(T * plain));
+          std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+          for (int t = 0; t < T; ++t)
+            for (int64_t k = 0; k < K; ++k) xa[size_t(t * aliasing + k)] = xp[size_t(t * plain + k)] = u(rng);
+          std::vector<float> ya(size_t(T * R)), yp(size_t(T * R));
+          const d::TileRowsFn fn = dt == DType::F32 ? table->f32 : table->bf16;
+          fn(xa.data(), aliasing, T, W.bytes.data(), K, R, ya.data(), R);
+          fn(xp.data(), plain, T, W.bytes.data(), K, R, yp.data(), R);
+          ASSERT_EQ(ya, yp);
+          for (int t = 0; t < T; ++t)
+            for (int r = 0; r < R; ++r) {
+              double s = 0, mag = 0;
+              for (int64_t k = 0; k < K; ++k) {
+                s += W.ref[size_t(r * K + k)] * double(xp[size_t(t * plain + k)]);
+                mag += std::fabs(W.ref[size_t(r * K + k)] * double(xp[size_t(t * plain + k)]));
+              }
+              ASSERT_NEAR(ya[size_t(t * R + r)], s, 1e-6 * mag + 1e-7) << "t=" << t << " r=" << r;
+            }
+        }
+  }
+  if (tested == 0) GTEST_SKIP() << "no SIMD tile kernels on this CPU";
+}
+
 }  // namespace
