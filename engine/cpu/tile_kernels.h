@@ -19,7 +19,13 @@ struct TileTable {
 
 // Null when the CPU lacks AVX2/FMA/F16C.
 const TileTable* avx2_tile_table();
-// Null when the CPU lacks AVX512F/BW/VL (tile_kernels_avx512.cpp).
+// Null when the CPU lacks AVX512F/BW/VL (tile_kernels_avx512.cpp). Its functions hand batches of at least
+// kBroadcastMinTokens tokens to the broadcast kernels below, except a remainder of under 8 tokens.
 const TileTable* avx512_tile_table();
+
+// Tokens along the lanes, weights broadcast (tile_kernels_avx512_broadcast.cpp): the faster kernel when a
+// batch fills 16-token vectors; any T works (the last vector is padded). Null without AVX512F/BW/VL.
+const TileTable* avx512_broadcast_table();
+constexpr int kBroadcastMinTokens = 32;
 
 }  // namespace moescope::cpu::detail

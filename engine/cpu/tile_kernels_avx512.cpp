@@ -1,40 +1,23 @@
 // AVX-512 register tiles (4 weight rows x 6 tokens = 24 of the 32 zmm registers) for batched linears on
 // CPUs that have AVX512F/BW; same contract as tile_kernels_avx2.cpp (16-lane accumulators here, so sums
-// differ from the AVX2 tiles in the last bits).
+// differ from the AVX2 tiles in the last bits). Batches of kBroadcastMinTokens or more go to the broadcast
+// kernel (tile_kernels_avx512_broadcast.cpp), all but a remainder of under 8 tokens.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "engine/cpu/activation_rows.h"
+#include "engine/cpu/avx512_loads.h"
 #include "engine/cpu/tile_kernels.h"
-#include "engine/util/half.h"
 
 namespace moescope::cpu::detail {
 
-#define MS_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
-
 namespace {
 
-struct LoadF32 {
-  using T = float;
-  MS_AVX512 static __m512 load16(const T* w) { return _mm512_loadu_ps(w); }
-  static float load1(const T* w) { return *w; }
-};
-struct LoadBF16 {
-  using T = uint16_t;
-  MS_AVX512 static __m512 load16(const T* w) {
-    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-  }
-  static float load1(const T* w) { return bf16_to_f32(*w); }
-};
-struct LoadF16 {
-  using T = uint16_t;
-  MS_AVX512 static __m512 load16(const T* w) {
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
-  }
-  static float load1(const T* w) { return fp16_to_f32(*w); }
-};
+using avx512::LoadBF16;
+using avx512::LoadF16;
+using avx512::LoadF32;
 
 // `next`: the weight rows the following row block will read, prefetched while this one computes (the
 // weights stream from memory once per prefill; new streams at block boundaries would otherwise stall).
@@ -65,27 +48,44 @@ MS_AVX512 inline void tile(const float* x, int64_t ldx, const typename L::T* w, 
 }
 
 template <class L, int RB>
+MS_AVX512 inline void token_tile(int TB, const float* x, int64_t ldx, const typename L::T* w, int64_t K, float* y,
+                                 int64_t ldy, const typename L::T* next) {
+  switch (TB) {
+    case 6: tile<L, RB, 6>(x, ldx, w, K, y, ldy, next); break;
+    case 5: tile<L, RB, 5>(x, ldx, w, K, y, ldy, next); break;
+    case 4: tile<L, RB, 4>(x, ldx, w, K, y, ldy, next); break;
+    case 3: tile<L, RB, 3>(x, ldx, w, K, y, ldy, next); break;
+    case 2: tile<L, RB, 2>(x, ldx, w, K, y, ldy, next); break;
+    default: tile<L, RB, 1>(x, ldx, w, K, y, ldy, next); break;
+  }
+}
+
+// The T tokens in ceil(T / 6) tiles of near-equal width (16 = 6 + 5 + 5, 11 = 6 + 5), not full tiles plus
+// a narrow remainder: a narrow tile widens every weight for few tokens.
+template <class L, int RB>
 MS_AVX512 inline void row_block(const float* x, int64_t ldx, int T, const typename L::T* w, int64_t K, float* y,
                                 int64_t ldy, const typename L::T* next = nullptr) {
-  int t = 0;
-  if (next && T >= 6) {  // the first token tile prefetches the next block's rows
-    tile<L, RB, 6>(x, ldx, w, K, y, ldy, next);
-    t = 6;
-  }
-  for (; t + 6 <= T; t += 6) tile<L, RB, 6>(x + t * ldx, ldx, w, K, y + t * ldy, ldy);
-  switch (T - t) {
-    case 5: tile<L, RB, 3>(x + t * ldx, ldx, w, K, y + t * ldy, ldy); t += 3; [[fallthrough]];
-    case 2: tile<L, RB, 2>(x + t * ldx, ldx, w, K, y + t * ldy, ldy); break;
-    case 4: tile<L, RB, 4>(x + t * ldx, ldx, w, K, y + t * ldy, ldy); break;
-    case 3: tile<L, RB, 3>(x + t * ldx, ldx, w, K, y + t * ldy, ldy); break;
-    case 1: tile<L, RB, 1>(x + t * ldx, ldx, w, K, y + t * ldy, ldy); break;
-    default: break;
+  const int tiles = (T + 5) / 6;
+  for (int i = 0, t = 0; i < tiles; ++i) {
+    const int tb = (T - t + (tiles - i) - 1) / (tiles - i);  // share the rest evenly over the tiles left
+    token_tile<L, RB>(tb, x + t * ldx, ldx, w, K, y + t * ldy, ldy, i == 0 ? next : nullptr);
+    t += tb;
   }
 }
 
 template <class L>
 MS_AVX512 void tile_rows(const float* x, int64_t ldx, int T, const void* wv, int64_t K, int R, float* y, int64_t ldy) {
   const auto* w = static_cast<const typename L::T*>(wv);
+  if (T >= kBroadcastMinTokens) {  // whole 16-token vectors (and a remainder of 8 or more) to the broadcast kernel
+    const int rem = T % 16;
+    const int nb = rem == 0 || rem >= 8 ? T : T - rem;
+    const TileTable* b = avx512_broadcast_table();
+    const TileRowsFn fn = std::is_same_v<L, LoadF32> ? b->f32 : std::is_same_v<L, LoadBF16> ? b->bf16 : b->f16;
+    fn(x, ldx, nb, wv, K, R, y, ldy);
+    x += int64_t(nb) * ldx;
+    y += int64_t(nb) * ldy;
+    T -= nb;
+  }
   const int chunk = K <= 1024 ? 96 : K <= 4096 ? 36 : 12;  // activations of a chunk stay in L2
   for (int t0 = 0; t0 < T; t0 += chunk) {
     const int tn = std::min(chunk, T - t0);

@@ -134,18 +134,20 @@ TEST(TileKernels, BatchRowsEqualTheSingleTokenPathClosely) {
 
 namespace {
 
-// Each instruction-set table directly (cpu::linear picks only the best one for this CPU).
+// Each instruction-set table directly (cpu::linear picks only the best one for this CPU). With AVX-512, 37
+// tokens go 32 to the broadcast kernel and 5 to the tiles, 40 all to the broadcast kernel (its last vector
+// padded); the broadcast table on its own takes any count, 25 rows leave a partial row block at every width.
 TEST(TileKernels, EveryAvailableTableMatchesADoubleSum) {
   namespace d = moescope::cpu::detail;
   std::mt19937 rng(5);
   int tested = 0;
-  for (const d::TileTable* table : {d::avx2_tile_table(), d::avx512_tile_table()}) {
+  for (const d::TileTable* table : {d::avx2_tile_table(), d::avx512_tile_table(), d::avx512_broadcast_table()}) {
     if (!table) continue;
     ++tested;
     for (DType dt : {DType::F32, DType::BF16, DType::F16})
       for (int64_t K : {7, 16, 40, 520})
-        for (int R : {1, 5, 8})
-          for (int T : {1, 2, 4, 5, 6, 13, 50}) {
+        for (int R : {1, 5, 8, 25})
+          for (int T : {1, 2, 4, 5, 6, 13, 37, 40, 50, 100}) {
             SCOPED_TRACE(testing::Message() << moescope::dtype_name(dt) << " K=" << K << " R=" << R << " T=" << T);
             Mat W = make(dt, R, K, rng);
             std::vector<float> x(size_t(T * K));
@@ -176,7 +178,7 @@ TEST(TileKernels, AliasingActivationStridesGiveIdenticalResults) {
   namespace d = moescope::cpu::detail;
   std::mt19937 rng(13);
   int tested = 0;
-  for (const d::TileTable* table : {d::avx2_tile_table(), d::avx512_tile_table()}) {
+  for (const d::TileTable* table : {d::avx2_tile_table(), d::avx512_tile_table(), d::avx512_broadcast_table()}) {
     if (!table) continue;
     ++tested;
     for (DType dt : {DType::F32, DType::BF16})
