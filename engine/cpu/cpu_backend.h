@@ -13,6 +13,7 @@ namespace moescope {
 
 struct FfnWeights;
 struct LayerWeights;
+struct MoeWeights;
 
 class CpuBackend final : public Backend {
  public:
@@ -38,8 +39,11 @@ class CpuBackend final : public Backend {
   void apply_rope(float* v, int dim, int pos, float* tmp) const;
 
   // cpu_moe.cpp
-  void ffn(const FfnWeights& w, const float* x, int rows, float* out);
+  void ffn(const FfnWeights& w, const float* x, int rows, float* out) { ffn(w, x, rows, out, m_gate.data(), m_up.data()); }
+  void ffn(const FfnWeights& w, const float* x, int rows, float* out, float* gate, float* up);
   void moe_block(int layer, int T, const ForwardArgs& args);
+  void routed_experts_one_by_one(const MoeWeights& mw, int T, const RoutingDecision& d);
+  bool routed_experts_in_parallel(const MoeWeights& mw, int T, const RoutingDecision& d);
 
   std::shared_ptr<const Model> m_model;
   const ModelConfig& m_cfg;
@@ -65,6 +69,11 @@ class CpuBackend final : public Backend {
   std::vector<int32_t> m_positions, m_token_ids;
   std::vector<int32_t> m_expert_rows;   // token indices routed to the current expert
   std::vector<float> m_expert_weights;  // their weights
+  // Prefill on several threads (routed_experts_in_parallel), grown on first use: every expert's rows and
+  // weights (bucket e = [m_bucket_start[e], m_bucket_start[e + 1])), one group's expert outputs, and per
+  // thread a gather buffer and gate/up scratch.
+  std::vector<int32_t> m_bucket_start, m_bucket_rows, m_group_order;
+  std::vector<float> m_bucket_weights, m_group_out, m_thread_scratch;
   std::vector<float> m_logits;  // [rows, vocab]: one row unless all logits were asked for
   std::vector<float> m_scores;  // per-thread attention scores [threads, ctx + 1]
   std::vector<float> m_rope_tmp;  // per-thread rope scratch

@@ -71,7 +71,7 @@ void ThreadPool::worker(int index) {
   }
 }
 
-void ThreadPool::run(int64_t n, int64_t grain, Fn fn, void* ctx) {
+void ThreadPool::run(int64_t n, int64_t grain, Fn fn, void* ctx, bool one_at_a_time) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   if (m_size == 1 || n <= grain || t_inside_job) {
@@ -80,7 +80,7 @@ void ThreadPool::run(int64_t n, int64_t grain, Fn fn, void* ctx) {
   }
   std::lock_guard<std::mutex> run_lock(m_run_mutex);
   // About four chunks per thread balances uneven rows without much counter traffic.
-  const int64_t chunk = std::max(grain, (n + int64_t(m_size) * 4 - 1) / (int64_t(m_size) * 4));
+  const int64_t chunk = one_at_a_time ? 1 : std::max(grain, (n + int64_t(m_size) * 4 - 1) / (int64_t(m_size) * 4));
   m_fn = fn;
   m_ctx = ctx;
   m_n = n;

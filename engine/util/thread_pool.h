@@ -29,12 +29,22 @@ class ThreadPool {
   template <class F>
   void parallel_for(int64_t n, int64_t grain, F&& body) {
     auto thunk = [](void* ctx, int64_t b, int64_t e, int t) { (*static_cast<F*>(ctx))(b, e, t); };
-    run(n, grain, thunk, &body);
+    run(n, grain, thunk, &body, false);
+  }
+
+  // body(i, thread_index) for every i in [0, n), handed out one at a time: for few items of very uneven
+  // cost (a prefill's experts), where chunks of several would leave a thread idle at the end.
+  template <class F>
+  void parallel_for_each(int64_t n, F&& body) {
+    auto thunk = [](void* ctx, int64_t b, int64_t e, int t) {
+      for (int64_t i = b; i < e; ++i) (*static_cast<F*>(ctx))(i, t);
+    };
+    run(n, 1, thunk, &body, true);
   }
 
  private:
   using Fn = void (*)(void*, int64_t, int64_t, int);
-  void run(int64_t n, int64_t grain, Fn fn, void* ctx);
+  void run(int64_t n, int64_t grain, Fn fn, void* ctx, bool one_at_a_time);
   void worker(int index);
   void work_chunks(int thread_index);
 

@@ -736,3 +736,39 @@ TEST(StrategiesInSession, RewindTruncatesCapacityAndExpertChoiceWindows) {
     if (std::string(spec).find("0.5") != std::string::npos) EXPECT_GT(dropped, 0) << spec;
   }
 }
+
+namespace {
+
+// Prefill on several threads runs whole experts in parallel (cpu_moe.cpp), or expert by expert when one
+// expert takes most tokens; either way every value must be the same to the bit as on one thread, under
+// strategies that drop tokens, leave experts empty, send many tokens to one expert or skip the shared one.
+TEST(StrategiesInSession, ResultsDoNotDependOnThreadCount) {
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < 40; ++i) prompt.push_back(int32_t(3 + (i * 37) % 97));
+  for (const char* family : {"mixtral", "olmoe", "qwen2_moe", "deepseek_v3"})
+    for (const char* spec : {"native", "topk:1", "capacity:0.5", "expert-choice:1", "hash", "random:3", "topp:0.5",
+                             "no-shared"}) {
+      SCOPED_TRACE(testing::Message() << family << " " << spec);
+      std::vector<float> logits[2];
+      std::vector<int32_t> tokens[2];
+      for (int run = 0; run < 2; ++run) {
+        SessionOptions o;
+        o.threads = run == 0 ? 1 : 3;
+        auto s = Session::open(test::model_fixture(family), o);
+        try {
+          s->set_strategy(spec);
+        } catch (const Error&) {
+          break;  // not applicable to this model (no shared expert)
+        }
+        s->set_prompt_ids(prompt);
+        s->prefill();
+        s->run(3, false);
+        logits[run] = s->last_logits();
+        tokens[run] = s->tokens();
+      }
+      EXPECT_EQ(tokens[0], tokens[1]);
+      EXPECT_EQ(logits[0], logits[1]);
+    }
+}
+
+}  // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <numeric>
 #include <thread>
@@ -88,4 +89,40 @@ TEST(ThreadPool, DestroyedRightAfterAJob) {
     ThreadPool pool(3);
     run_and_check(pool, 33, 1, i);
   }
+}
+
+// parallel_for_each hands out one item at a time: every item once, thread indices unique among running
+// items, and a slow item does not hold back the others (they go to the other threads meanwhile).
+TEST(ThreadPool, ForEachRunsEveryItemOnceOneAtATime) {
+  ThreadPool pool(3);
+  for (int job = 0; job < 500; ++job) {
+    const int64_t n = job % 23;
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    std::vector<std::atomic<int>> busy(static_cast<size_t>(pool.size()));
+    std::atomic<bool> clash{false};
+    pool.parallel_for_each(n, [&](int64_t i, int t) {
+      ASSERT_GE(t, 0);
+      ASSERT_LT(t, pool.size());
+      if (busy[size_t(t)].fetch_add(1) != 0) clash = true;
+      hits[size_t(i)].fetch_add(1);
+      busy[size_t(t)].fetch_sub(1);
+    });
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)].load(), 1) << "job " << job << " item " << i;
+    EXPECT_FALSE(clash.load());
+  }
+  // Item 0 waits (up to 10 s) until every other item has run: with chunks of several items, the thread
+  // holding item 0 would hold some of the others too and they could not run meanwhile.
+  const int64_t n = 40;
+  std::atomic<int> done{0};
+  bool saw_all = false;
+  pool.parallel_for_each(n, [&](int64_t i, int) {
+    if (i == 0) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (done.load() < n - 1 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+      saw_all = done.load() == n - 1;
+    } else {
+      done.fetch_add(1);
+    }
+  });
+  EXPECT_TRUE(saw_all);
 }
