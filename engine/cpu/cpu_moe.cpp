@@ -192,8 +192,11 @@ bool CpuBackend::routed_experts_in_parallel(const MoeWeights& mw, int T, const R
     m_group_order.clear();
     for (int e = e0; e < e1; ++e)
       if (m_bucket_start[size_t(e) + 1] > m_bucket_start[size_t(e)]) m_group_order.push_back(e);
-    std::stable_sort(m_group_order.begin(), m_group_order.end(), [&](int32_t a, int32_t b) {
-      return m_bucket_start[size_t(a) + 1] - m_bucket_start[size_t(a)] > m_bucket_start[size_t(b) + 1] - m_bucket_start[size_t(b)];
+    // Largest first, ties by index: a total order, so std::sort (which, unlike stable_sort, never allocates).
+    std::sort(m_group_order.begin(), m_group_order.end(), [&](int32_t a, int32_t b) {
+      const int32_t na = m_bucket_start[size_t(a) + 1] - m_bucket_start[size_t(a)];
+      const int32_t nb = m_bucket_start[size_t(b) + 1] - m_bucket_start[size_t(b)];
+      return na != nb ? na > nb : a < b;
     });
     const int32_t row0 = m_bucket_start[size_t(e0)];
     m_pool.parallel_for_each(int64_t(m_group_order.size()), [&](int64_t i, int th) {
