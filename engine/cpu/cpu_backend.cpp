@@ -58,7 +58,10 @@ CpuBackend::CpuBackend(std::shared_ptr<const Model> model, int threads, int max_
     if (L.mlp.gate.valid()) m_ffn_width = std::max<int>(m_ffn_width, int(L.mlp.gate.rows()));
     if (L.moe.shared.gate.valid()) m_ffn_width = std::max<int>(m_ffn_width, int(L.moe.shared.gate.rows()));
     for (const auto& e : L.moe.experts)
-      if (e.gate.valid()) m_ffn_width = std::max<int>(m_ffn_width, int(e.gate.rows()));
+      if (e.gate.valid()) {
+        m_ffn_width = std::max<int>(m_ffn_width, int(e.gate.rows()));
+        m_expert_width = std::max<int>(m_expert_width, int(e.gate.rows()));
+      }
   }
   m_scores.assign(size_t(m_pool.size()) * (m_ctx + 1), 0.0f);
   m_rope_tmp.assign(size_t(m_pool.size()) * std::max(2, m_rot_dim), 0.0f);

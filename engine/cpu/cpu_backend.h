@@ -63,6 +63,7 @@ class CpuBackend final : public Backend {
   // Scratch, sized for m_rows tokens (one row for decode).
   int m_rows = 0;
   int m_ffn_width = 0;
+  int m_expert_width = 0;  // widest routed expert (its gate rows)
   std::vector<float> m_x, m_xn, m_q, m_k, m_v, m_attn, m_tmp_h;
   std::vector<float> m_qa, m_kva, m_kvb;  // MLA
   std::vector<float> m_gate, m_up, m_ffn_out, m_moe_out, m_gather, m_router;

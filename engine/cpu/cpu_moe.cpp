@@ -133,13 +133,20 @@ void CpuBackend::routed_experts_one_by_one(const MoeWeights& mw, int T, const Ro
 // Prefill on several threads: whole experts in parallel, one per thread at a time, largest first, each
 // with the same kernels (run inline on its thread) as one_by_one, into per-expert output rows; then the
 // weighted sums in expert order exactly as one_by_one adds them, so the result is the same to the bit.
-// Experts go in groups of at most 2T rows to bound the output buffer. A per-expert split costs two
+// Experts go in groups of at most 2T rows to bound the output buffer; all buffers together stay under
+// 256 MiB (else one_by_one). A per-expert split costs two
 // thread hand-overs per expert (128 per OLMoE layer) and splits small matrices; this costs one per group.
 // Returns false (nothing done) where one_by_one is the better plan.
 bool CpuBackend::routed_experts_in_parallel(const MoeWeights& mw, int T, const RoutingDecision& d) {
   const int threads = m_pool.size();
   if (T < 2 || threads < 2) return false;
   const int H = m_cfg.hidden_size, E = m_cfg.num_experts, K = d.k_max;
+  const size_t cap_rows = size_t(2) * size_t(T);  // >= any one expert's rows
+  const size_t per_thread = size_t(T) * (size_t(H) + 2 * size_t(m_expert_width));
+  // The buffers below grow with T, H and the thread count; past this budget (long prompts of models with
+  // wide experts on many threads: big matrices, which the row split handles well anyway) stay one by one.
+  constexpr size_t kBudgetBytes = size_t(256) << 20;
+  if ((per_thread * size_t(threads) + cap_rows * size_t(H)) * sizeof(float) > kBudgetBytes) return false;
 
   // Buckets: each expert's tokens in token order, with the weight of its first slot in that token.
   m_bucket_start.assign(size_t(E) + 1, 0);
@@ -181,8 +188,6 @@ bool CpuBackend::routed_experts_in_parallel(const MoeWeights& mw, int T, const R
     }
   }
 
-  const size_t cap_rows = size_t(2) * size_t(T);  // >= any one expert's rows
-  const size_t per_thread = size_t(T) * (size_t(H) + 2 * size_t(m_ffn_width));
   if (m_group_out.size() < cap_rows * size_t(H)) m_group_out.resize(cap_rows * size_t(H));
   if (m_thread_scratch.size() < per_thread * size_t(threads)) m_thread_scratch.resize(per_thread * size_t(threads));
 
@@ -205,7 +210,7 @@ bool CpuBackend::routed_experts_in_parallel(const MoeWeights& mw, int T, const R
       const int n = m_bucket_start[size_t(e) + 1] - b;
       float* gather = m_thread_scratch.data() + per_thread * size_t(th);
       float* gate = gather + size_t(T) * size_t(H);
-      float* up = gate + size_t(T) * size_t(m_ffn_width);
+      float* up = gate + size_t(T) * size_t(m_expert_width);
       const float* xin = m_xn.data();
       if (n != T) {
         for (int r = 0; r < n; ++r)
