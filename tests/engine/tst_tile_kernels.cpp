@@ -62,6 +62,21 @@ Mat make(DType dt, int64_t rows, int64_t cols, std::mt19937& rng) {
   return m;
 }
 
+// The exact value of row r of W times the activations x[0..K) in double precision, and the sum of the
+// terms' magnitudes (the tolerance scales with it).
+struct RefDot {
+  double value = 0, magnitude = 0;
+};
+RefDot ref_dot(const Mat& W, int64_t r, int64_t K, const float* x) {
+  RefDot d;
+  for (int64_t k = 0; k < K; ++k) {
+    const double term = W.ref[size_t(r * K + k)] * double(x[k]);
+    d.value += term;
+    d.magnitude += std::fabs(term);
+  }
+  return d;
+}
+
 TEST(TileKernels, LinearMatchesADoubleSumForRaggedBatches) {
   std::mt19937 rng(7);
   moescope::ThreadPool pool(2);
@@ -81,11 +96,8 @@ TEST(TileKernels, LinearMatchesADoubleSumForRaggedBatches) {
           moescope::cpu::linear(pool, x.data(), ldx, T, W.t, &B.t, y.data(), ldy);
           for (int t = 0; t < T; ++t)
             for (int64_t n = 0; n < N; ++n) {
-              double s = B.ref[size_t(n)], mag = std::fabs(B.ref[size_t(n)]);
-              for (int64_t k = 0; k < K; ++k) {
-                s += W.ref[size_t(n * K + k)] * double(x[size_t(t * ldx + k)]);
-                mag += std::fabs(W.ref[size_t(n * K + k)] * double(x[size_t(t * ldx + k)]));
-              }
+              const RefDot d = ref_dot(W, n, K, x.data() + t * ldx);
+              const double s = B.ref[size_t(n)] + d.value, mag = std::fabs(B.ref[size_t(n)]) + d.magnitude;
               ASSERT_NEAR(y[size_t(t * ldy + n)], s, 1e-6 * mag + 1e-7) << "t=" << t << " n=" << n;
             }
           // Padding between rows is left alone.
@@ -158,12 +170,8 @@ TEST(TileKernels, EveryAvailableTableMatchesADoubleSum) {
             fn(x.data(), K, T, W.bytes.data(), K, R, y.data(), R);
             for (int t = 0; t < T; ++t)
               for (int r = 0; r < R; ++r) {
-                double s = 0, mag = 0;
-                for (int64_t k = 0; k < K; ++k) {
-                  s += W.ref[size_t(r * K + k)] * double(x[size_t(t * K + k)]);
-                  mag += std::fabs(W.ref[size_t(r * K + k)] * double(x[size_t(t * K + k)]));
-                }
-                ASSERT_NEAR(y[size_t(t * R + r)], s, 1e-6 * mag + 1e-7) << "t=" << t << " r=" << r;
+                const RefDot d = ref_dot(W, r, K, x.data() + t * K);
+                ASSERT_NEAR(y[size_t(t * R + r)], d.value, 1e-6 * d.magnitude + 1e-7) << "t=" << t << " r=" << r;
               }
           }
   }
@@ -199,12 +207,8 @@ TEST(TileKernels, AliasingActivationStridesGiveIdenticalResults) {
           ASSERT_EQ(ya, yp);
           for (int t = 0; t < T; ++t)
             for (int r = 0; r < R; ++r) {
-              double s = 0, mag = 0;
-              for (int64_t k = 0; k < K; ++k) {
-                s += W.ref[size_t(r * K + k)] * double(xp[size_t(t * plain + k)]);
-                mag += std::fabs(W.ref[size_t(r * K + k)] * double(xp[size_t(t * plain + k)]));
-              }
-              ASSERT_NEAR(ya[size_t(t * R + r)], s, 1e-6 * mag + 1e-7) << "t=" << t << " r=" << r;
+              const RefDot d = ref_dot(W, r, K, xp.data() + t * plain);
+              ASSERT_NEAR(ya[size_t(t * R + r)], d.value, 1e-6 * d.magnitude + 1e-7) << "t=" << t << " r=" << r;
             }
         }
   }
