@@ -134,9 +134,9 @@ void CpuBackend::routed_experts_one_by_one(const MoeWeights& mw, int T, const Ro
 // with the same kernels (run inline on its thread) as one_by_one, into per-expert output rows; then the
 // weighted sums in expert order exactly as one_by_one adds them, so the result is the same to the bit.
 // Experts go in groups of at most 2T rows to bound the output buffer; all buffers together stay under
-// 256 MiB (else one_by_one). A per-expert split costs two
-// thread hand-overs per expert (128 per OLMoE layer) and splits small matrices; this costs one per group.
-// Returns false (nothing done) where one_by_one is the better plan.
+// 256 MiB (else one_by_one). A per-expert split costs two thread hand-overs per expert (128 per OLMoE
+// layer) and splits small matrices; this costs one per group. Returns false (nothing done) where
+// one_by_one is the better plan.
 bool CpuBackend::routed_experts_in_parallel(const MoeWeights& mw, int T, const RoutingDecision& d) {
   const int threads = m_pool.size();
   if (T < 2 || threads < 2) return false;
