@@ -228,6 +228,7 @@ void SessionController::pollNow() {
 }
 
 void SessionController::exportTrace(const QString& path) {
+  pollNow();  // the last completed step, even if the view timer has not picked it up yet
   const RunSnapshot run = m_snapshot;
   if (!run || run->num_tokens() == 0) {
     emit exportFinished(path, tr("Nothing to export yet: step or run the prompt first."));
