@@ -10,6 +10,14 @@
 
 namespace moescope {
 
+namespace {
+// dst += wgt * src over one hidden row: how both routed-expert paths add an expert's output to a token,
+// one function so that they stay the same to the bit.
+void add_weighted_row(float* dst, const float* src, float wgt, int H) {
+  for (int h = 0; h < H; ++h) dst[h] += src[h] * wgt;
+}
+}  // namespace
+
 void CpuBackend::ffn(const FfnWeights& w, const float* x, int rows, float* out, float* gate, float* up) {
   const int H = m_cfg.hidden_size;
   const int I = int(w.gate.rows());
@@ -122,10 +130,8 @@ void CpuBackend::routed_experts_one_by_one(const MoeWeights& mw, int T, const Ro
     }
     ffn(mw.experts[size_t(e)], xin, n, m_ffn_out.data());
     for (int i = 0; i < n; ++i) {
-      float* dst = m_moe_out.data() + size_t(m_expert_rows[size_t(i)]) * H;
-      const float* src = m_ffn_out.data() + size_t(i) * H;
-      const float wgt = m_expert_weights[size_t(i)];
-      for (int h = 0; h < H; ++h) dst[h] += src[h] * wgt;
+      add_weighted_row(m_moe_out.data() + size_t(m_expert_rows[size_t(i)]) * H, m_ffn_out.data() + size_t(i) * H,
+                       m_expert_weights[size_t(i)], H);
     }
   }
 }
@@ -221,10 +227,8 @@ bool CpuBackend::routed_experts_in_parallel(const MoeWeights& mw, int T, const R
     });
     for (int e = e0; e < e1; ++e)
       for (int32_t r = m_bucket_start[size_t(e)]; r < m_bucket_start[size_t(e) + 1]; ++r) {
-        float* dst = m_moe_out.data() + size_t(m_bucket_rows[size_t(r)]) * H;
-        const float* src = m_group_out.data() + size_t(r - row0) * H;
-        const float wgt = m_bucket_weights[size_t(r)];
-        for (int h = 0; h < H; ++h) dst[h] += src[h] * wgt;
+        add_weighted_row(m_moe_out.data() + size_t(m_bucket_rows[size_t(r)]) * H,
+                         m_group_out.data() + size_t(r - row0) * H, m_bucket_weights[size_t(r)], H);
       }
     e0 = e1;
   }
