@@ -19,13 +19,18 @@ struct ActivationRows {
   int64_t ld;
 };
 
+// n floats at a 64-byte boundary inside `buf`, which grows when it is too small and is otherwise reused
+// (the kernels keep one per thread, so batches after the largest one allocate nothing).
+inline float* aligned_scratch(std::vector<float>& buf, size_t n) {
+  if (buf.size() < n + 16) buf.resize(n + 16);
+  return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63));
+}
+
 inline ActivationRows spread_over_l1_sets(const float* x, int64_t ldx, int T, int64_t K) {
   if ((ldx * int64_t(sizeof(float))) % 1024 != 0 || T < 2) return {x, ldx};
   const int64_t ld = ((K + 15) & ~int64_t(15)) + 16;  // 64-byte rows, then one more cache line
-  thread_local std::vector<float> buf;                 // grows to the largest chunk once, then reused
-  const size_t need = size_t(T) * size_t(ld) + 16;
-  if (buf.size() < need) buf.resize(need);
-  auto* base = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63));
+  thread_local std::vector<float> buf;
+  float* base = aligned_scratch(buf, size_t(T) * size_t(ld));
   for (int t = 0; t < T; ++t) std::memcpy(base + int64_t(t) * ld, x + int64_t(t) * ldx, size_t(K) * sizeof(float));
   return {base, ld};
 }

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/cpu/activation_rows.h"
 #include "engine/cpu/avx512_loads.h"
 #include "engine/cpu/tile_kernels.h"
 
@@ -24,11 +25,6 @@ namespace moescope::cpu::detail {
 namespace {
 
 constexpr int64_t kBlockK = 128;
-
-float* aligned64(std::vector<float>& buf, size_t n) {
-  if (buf.size() < n + 16) buf.resize(n + 16);
-  return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63));
-}
 
 // 16 x 16 fp32 transpose in registers: r[i] holds row i on entry and column i on return.
 MS_AVX512 inline void transpose16(__m512 r[16]) {
@@ -129,7 +125,7 @@ MS_AVX512 void group_rows(const float* xt, int tn, const typename L::T* w, int64
   constexpr int RB = 24 / NV;
   const int64_t ldw = ((K + 15) & ~int64_t(15)) + 16;
   thread_local std::vector<float> wbuf;
-  float* wf = aligned64(wbuf, size_t(RB) * size_t(ldw));
+  float* wf = aligned_scratch(wbuf, size_t(RB) * size_t(ldw));
   alignas(64) float out[RB * NV * 16];
   for (int r0 = 0; r0 < R; r0 += RB) {
     const int rn = std::min(RB, R - r0);
@@ -154,7 +150,7 @@ MS_AVX512 void broadcast_rows(const float* x, int64_t ldx, int T, const void* wv
     // Groups of four vectors (64 tokens); five left become three + two rather than four + one.
     const int nv = vectors == 5 ? 3 : std::min(vectors, 4);
     const int tn = std::min(16 * nv, T - t0);
-    float* xt = aligned64(xbuf, size_t(K) * 16 * size_t(nv));
+    float* xt = aligned_scratch(xbuf, size_t(K) * 16 * size_t(nv));
     transpose_tokens(x + int64_t(t0) * ldx, ldx, tn, K, nv, xt);
     float* yg = y + int64_t(t0) * ldy;
     switch (nv) {
