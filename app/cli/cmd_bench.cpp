@@ -9,12 +9,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -33,6 +35,7 @@
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
+#include "probes/metrics/load.h"
 #include "probes/recorder/run_recorder.h"
 
 namespace moescope::cli {
@@ -284,6 +287,49 @@ RunTimes run_once(Session& s, const std::vector<int32_t>& prompt, int gen, RunRe
   r.prefill_s = std::chrono::duration<double>(t1 - t0).count();
   r.decode_s = std::chrono::duration<double>(t2 - t1).count();
   return r;
+}
+
+// How the prompt's tokens spread over the experts in prefill, from a recorded run: per MoE layer the experts
+// that got any token, the largest expert batch and the load statistics of docs/metrics.md, and over all
+// layers the (token, expert) rows by the size of the batch their expert ran. The batch sizes set the shapes of
+// the expert matmuls, and so how fast a prefill can be: a few tokens per expert re-read its weights for little
+// work, a crowded expert keeps one thread busy.
+json prefill_routing(const RunData& run, int prompt_len) {
+  metrics::LoadOptions lo;
+  lo.end = prompt_len;  // dropped tokens are left out, as the engine skips them
+  struct Bucket {
+    const char* name;
+    int64_t lo, hi;  // tokens per expert in [lo, hi]
+  };
+  static const Bucket buckets[] = {{"1-7", 1, 7}, {"8-15", 8, 15}, {"16-31", 16, 31}, {"32-63", 32, 63},
+                                   {"64+", 64, INT64_MAX}};
+  int64_t rows[std::size(buckets)] = {};
+  int64_t total = 0;
+  json layers = json::array();
+  for (int l = 0; l < run.num_moe_layers(); ++l) {
+    const metrics::LoadStats st = metrics::load_stats(metrics::expert_counts(run, l, lo));
+    int active = 0;
+    int64_t largest = 0;
+    for (int64_t c : st.counts) {
+      if (c <= 0) continue;
+      ++active;
+      largest = std::max(largest, c);
+      for (size_t b = 0; b < std::size(buckets); ++b)
+        if (c >= buckets[b].lo && c <= buckets[b].hi) rows[b] += c;
+    }
+    total += st.total;
+    layers.push_back({{"moe_layer", l},
+                      {"active_experts", active},
+                      {"rows", st.total},
+                      {"max_tokens_per_expert", largest},
+                      {"mean_tokens_per_active_expert", active ? double(st.total) / active : 0.0},
+                      {"max_over_mean", st.max_over_mean},
+                      {"entropy_normalised", st.entropy_normalised}});
+  }
+  json by_batch = json::object();
+  for (size_t b = 0; b < std::size(buckets); ++b)
+    by_batch[buckets[b].name] = total ? double(rows[b]) / double(total) : 0.0;
+  return {{"tokens", prompt_len}, {"rows", total}, {"row_fraction_by_tokens_per_expert", by_batch}, {"layers", layers}};
 }
 
 double median(std::vector<double> v) {
@@ -549,6 +595,12 @@ int cmd_bench(const Args& args) {
                    // page-cache pages, ~10 MB) are left out, so a 17 MB model is judged on its own memory.
                    {"model_rss_bytes", peak - rss_before_load},
                    {"model_rss_over_weights_plus_kv", double(peak - rss_before_load) / double(weights_bytes + kv_used)}};
+  // Untimed, after the measurements (and after reading the peak RSS): one recorded prefill when the
+  // timed runs did not record.
+  if (c.num_moe_layers() > 0) {
+    if (!do_on) run_once(session, prompt, 1, &recorder, *model);
+    out["prefill_routing"] = prefill_routing(recorder.data(), int(prompt.size()));
+  }
   out["machine"] = {{"hardware_threads", std::thread::hardware_concurrency()},
                     {"loadavg_1m_start", load_start},
                     {"loadavg_1m_end", loadavg_1m()}};
@@ -570,6 +622,14 @@ int cmd_bench(const Args& args) {
                 peak / 1048576.0, (peak - rss_before_load) / 1048576.0, weights_bytes / 1048576.0, kv_used / 1048576.0);
     std::printf("  decode reads %.1f MiB of weights per token: %.2f GB/s (copy bandwidth %.2f GB/s)\n",
                 touched_bytes / 1048576.0, bwj["achieved_gbs"].get<double>(), bw.copy_gbs);
+    if (out.contains("prefill_routing")) {
+      const json& pr = out["prefill_routing"];
+      std::printf("  prefill rows (token, expert) by tokens per expert:");
+      for (const auto& [k, v] : pr["row_fraction_by_tokens_per_expert"].items()) std::printf(" %s %.0f%%", k.c_str(), 100.0 * v.get<double>());
+      int64_t largest = 0;
+      for (const json& l : pr["layers"]) largest = std::max(largest, l["max_tokens_per_expert"].get<int64_t>());
+      std::printf("; largest expert batch %lld of %d tokens\n", static_cast<long long>(largest), int(prompt.size()));
+    }
   }
   return 0;
 }

@@ -117,6 +117,50 @@ TEST(CliBench, ProbesOffOnlySkipsTheRecorder) {
   EXPECT_EQ(j["greedy_ids"].size(), 3u);
 }
 
+// prefill_routing against the experts transformers chose for the same prompt (reference router.L.experts),
+// counted here: per layer the experts used, the largest batch, and the rows by tokens per expert. Both ways the
+// bench gets its record: from the timed runs with probes, and from an extra prefill when probes are off.
+TEST(CliBench, PrefillRoutingCountsTheExpertsTransformersChose) {
+  const moescope::test::Reference ref(moescope::test::demo_reference());
+  for (const char* name : {"python", "prose"}) {
+    const auto prompt = ref.ids(std::string(name) + ".input_ids");
+    const int T = int(prompt.size());
+    for (const char* probes : {"off", "both"}) {
+      SCOPED_TRACE(std::string(name) + ", probes " + probes);
+      const ProcResult r = run_bench("'" + moescope::test::demo_model() + "' --prompt-ids " + join(prompt) +
+                                     " --gen 2 --reps 1 --no-stream --json --probes " + probes);
+      ASSERT_EQ(r.code, 0) << r.err;
+      const json pr = json::parse(r.out)["prefill_routing"];
+      ASSERT_EQ(pr["layers"].size(), 6u);
+      EXPECT_EQ(pr["tokens"].get<int>(), T);
+      std::map<std::string, int64_t> rows_by_batch;
+      int64_t total = 0;
+      for (int l = 0; l < 6; ++l) {
+        const auto ex = ref.ids(std::string(name) + ".router." + std::to_string(l) + ".experts");  // [T, 2]
+        ASSERT_EQ(ex.size(), size_t(T) * 2);
+        std::map<int, int64_t> count;
+        for (int32_t e : ex) ++count[e];
+        int64_t largest = 0;
+        for (const auto& [e, n] : count) {
+          largest = std::max(largest, n);
+          rows_by_batch[n < 8 ? "1-7" : n < 16 ? "8-15" : n < 32 ? "16-31" : n < 64 ? "32-63" : "64+"] += n;
+        }
+        total += int64_t(ex.size());
+        const json& got = pr["layers"][size_t(l)];
+        EXPECT_EQ(got["moe_layer"].get<int>(), l);
+        EXPECT_EQ(got["active_experts"].get<int>(), int(count.size())) << "layer " << l;
+        EXPECT_EQ(got["rows"].get<int64_t>(), int64_t(ex.size())) << "layer " << l;
+        EXPECT_EQ(got["max_tokens_per_expert"].get<int64_t>(), largest) << "layer " << l;
+        EXPECT_DOUBLE_EQ(got["max_over_mean"].get<double>(), double(largest) / (double(ex.size()) / 16.0)) << "layer " << l;
+      }
+      EXPECT_EQ(pr["rows"].get<int64_t>(), total);
+      for (const char* b : {"1-7", "8-15", "16-31", "32-63", "64+"})
+        EXPECT_DOUBLE_EQ(pr["row_fraction_by_tokens_per_expert"][b].get<double>(), double(rows_by_batch[b]) / double(total))
+            << b;
+    }
+  }
+}
+
 TEST(CliBench, SyntheticFromAConfigFileLoadsAndRuns) {
   // The tiny OLMoE fixture's config: a checkpoint with random weights is written and benchmarked.
   const ProcResult r = run_bench("--synthetic '" + moescope::test::model_fixture("olmoe") +
