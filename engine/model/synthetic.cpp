@@ -214,7 +214,7 @@ std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c) {
     out.push_back({std::move(name), std::move(shape), kind});
   };
   const int64_t H = c.hidden_size, V = c.vocab_size;
-  add("model.embed_tokens.weight", {V, H});
+  add("model.embed_tokens.weight", {V, H}, K::Embedding);
   add("model.norm.weight", {H}, K::Norm);
   if (!c.tie_word_embeddings) add("lm_head.weight", {V, H});
   const bool mixtral = c.family == Family::Mixtral;
@@ -323,6 +323,13 @@ void write_synthetic_checkpoint(const SyntheticPlan& plan, const std::string& di
 
   // Uniform in [-a, a] with the std of initializer_range (what HF's init gives the projections), so
   // activations keep a realistic scale through the layers; norms are 1 as at initialisation.
+  // Token embeddings get std 1, not initializer_range: at 0.02 the embedding is small next to what the first
+  // attention adds, and that is nearly the same vector for every token (with random weights each position
+  // averages the values of its prefix), so every token chose the same experts, as no trained model does
+  // (OLMoE shapes, 512 tokens: one expert got 493 of them, max/mean load 7.7 of a possible 8). With std 1 the
+  // token's own embedding dominates and the router spreads the tokens as a trained, load-balanced router does
+  // (128 tokens: all 64 experts used, max/mean 1.8-2.0). The expert batch sizes decide the cost of a prefill,
+  // so a benchmark on degenerate routing would measure a different workload.
   const json j = json::parse(plan.config_json);
   const float stdev = float(j.value("initializer_range", 0.02));
   const float a = stdev * std::sqrt(3.0f);
@@ -336,7 +343,9 @@ void write_synthetic_checkpoint(const SyntheticPlan& plan, const std::string& di
       if (t.kind == SyntheticTensor::Norm) {
         std::fill(buf.begin(), buf.begin() + m, uint16_t(0x3F80));  // 1.0
       } else {
-        const float amp = t.kind == SyntheticTensor::Bias ? a * 0.1f : a;
+        const float amp = t.kind == SyntheticTensor::Bias        ? a * 0.1f
+                          : t.kind == SyntheticTensor::Embedding ? std::sqrt(3.0f)
+                                                                 : a;
         for (size_t i = 0; i < m; ++i) {
           s ^= s << 13;
           s ^= s >> 7;

@@ -43,12 +43,13 @@ SyntheticPlan plan_synthetic(const std::string& name_or_config, const SyntheticO
 struct SyntheticTensor {
   std::string name;
   std::vector<int64_t> shape;
-  enum Kind { Matrix, Norm, Bias } kind = Matrix;  // random / ones / small random
+  enum Kind { Matrix, Norm, Bias, Embedding } kind = Matrix;  // random / ones / small random / random, std 1
 };
 std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& cfg);
 
 // Writes dir/config.json and dir/model.safetensors (bf16, uniform random weights with the std of
-// initializer_range, norms 1), streamed in small chunks so memory stays flat. Deterministic in `seed`.
+// initializer_range, norms 1, token embeddings with std 1: see synthetic.cpp), streamed in small chunks so
+// memory stays flat. Deterministic in `seed`.
 void write_synthetic_checkpoint(const SyntheticPlan& plan, const std::string& dir, uint64_t seed = 1);
 
 }  // namespace moescope

@@ -265,6 +265,29 @@ TEST(Synthetic, BuiltinConfigsKeepThePublishedShapesAndFitTheBudget) {
   EXPECT_EQ(p.config.num_layers, 1);
 }
 
+// Random weights must not route every token to the same experts (with embeddings at initializer_range they
+// did: the first attention adds nearly the same vector to every token, and 20 of 32 experts got no token while
+// one got 108 of 128, max/mean 6.8), or a benchmark on synthetic shapes measures a workload no trained,
+// load-balanced model gives. OLMoE's hidden size (which sets that imbalance), narrow experts to keep it small.
+TEST(Synthetic, RandomWeightsSpreadTokensOverTheExperts) {
+  json c = read_json(moescope::test::fixtures_dir() + "/configs/OLMoE-1B-7B-0924.json");
+  c["intermediate_size"] = 64;
+  c["num_experts"] = 32;
+  c["num_experts_per_tok"] = 4;
+  c["num_hidden_layers"] = 2;
+  c["vocab_size"] = 1024;
+  const std::string cfg = moescope::test::temp_dir("synthetic-routing") + "/config.json";
+  std::ofstream(cfg) << c.dump();
+  const ProcResult r = run_bench("--synthetic '" + cfg + "' --prompt-len 128 --gen 2 --reps 1 --probes off --no-stream --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json pr = json::parse(r.out)["prefill_routing"];
+  ASSERT_EQ(pr["layers"].size(), 2u);
+  for (const json& l : pr["layers"]) {
+    EXPECT_EQ(l["active_experts"].get<int>(), 32) << l.dump();
+    EXPECT_LE(l["max_over_mean"].get<double>(), 3.0) << l.dump();  // 8 = every token on the same 4 experts
+  }
+}
+
 TEST(CliBench, Errors) {
   const std::string demo = "'" + moescope::test::demo_model() + "'";
   struct Case {
