@@ -1,11 +1,14 @@
 // SessionController with the real demo checkpoint: loading in the background (the GUI event loop
-// keeps ticking: max gap of a 10 ms timer < 100 ms while loading and generating), stepping, step
+// keeps ticking: max gap of a 10 ms timer < 100 ms while loading and generating, not counting time the GUI
+// thread was ready to run but waiting for a CPU, which other tests on a 2-core CI machine cause), stepping, step
 // back, run, pause, bad paths and specs, export + reopen of a trace. Routing shown by the GUI is
 // compared with a Session driven directly on this thread (no GUI code involved).
 #include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <fstream>
 
 #include "app/gui/screenshots.h"
 #include "app/gui/session_controller.h"
@@ -20,6 +23,14 @@ using namespace moescope::gui;
 namespace {
 const QString kDemo = QStringLiteral(MOESCOPE_DATASETS_DIR "/moescope-demo-mixtral");
 const QString kPrompt = QStringLiteral("def add(a, b):\n    return a + b\n");
+
+// Nanoseconds this thread has spent runnable but waiting for a CPU (second field of the scheduler's
+// statistics, /proc/thread-self/schedstat); 0 where the kernel does not report it.
+int64_t run_queue_wait_ns() {
+  std::ifstream in("/proc/thread-self/schedstat");
+  int64_t on_cpu = 0, waiting = 0;
+  return (in >> on_cpu >> waiting) ? waiting : 0;
+}
 
 bool wait_state(SessionController& c, SessionController::State s, int ms = 60000) {
   return wait_until([&] { return c.state() == s; }, ms);
@@ -55,13 +66,19 @@ class TestSessionController : public QObject {
   void loadsAndStaysResponsive() {
     SessionController c;
     QElapsedTimer clock;
-    qint64 last = 0, max_gap = 0;
+    // A gap counts the time the GUI thread was running or blocked (the things this test is about), not the
+    // time it was runnable but queued behind other processes' threads.
+    qint64 last = 0, max_gap = 0, max_wall_gap = 0;
+    int64_t last_wait = run_queue_wait_ns();
     QTimer tick;
     tick.setInterval(10);
     connect(&tick, &QTimer::timeout, this, [&] {
       const qint64 now = clock.elapsed();
-      max_gap = std::max(max_gap, now - last);
+      const int64_t wait = run_queue_wait_ns();
+      max_wall_gap = std::max(max_wall_gap, now - last);
+      max_gap = std::max(max_gap, now - last - (wait - last_wait) / 1000000);
       last = now;
+      last_wait = wait;
     });
     QSignalSpy loaded(&c, &SessionController::loaded);
     QSignalSpy progress(&c, &SessionController::loadProgress);
@@ -80,7 +97,8 @@ class TestSessionController : public QObject {
     QVERIFY(do_op(c, [&] { c.setPrompt(kPrompt); }));
     QVERIFY(do_op(c, [&] { c.run(256); }, 120000));
     tick.stop();
-    qInfo("max event-loop gap while loading and generating: %lld ms", max_gap);
+    qInfo("max event-loop gap while loading and generating: %lld ms (%lld ms with waits for a CPU)", max_gap,
+          max_wall_gap);
     QVERIFY2(max_gap < 100, qPrintable(QStringLiteral("event loop stalled for %1 ms").arg(max_gap)));
     QVERIFY(c.snapshot());
     QVERIFY(c.snapshot()->num_tokens() > 0);
