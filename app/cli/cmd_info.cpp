@@ -59,7 +59,16 @@ ojson describe(const ModelConfig& c) {
     a["v_head_dim"] = c.v_head_dim;
   }
   if (c.sliding_window) a["sliding_window"] = c.sliding_window;
+  if (c.sliding_window && !c.layer_sliding.empty()) {
+    ojson sl = ojson::array();
+    for (int i = 0; i < c.num_layers; ++i)
+      if (c.layer_sliding[size_t(i)]) sl.push_back(i);
+    a["sliding_window_layers"] = sl;
+  }
+  if (c.attention_sinks) a["sinks"] = true;
+  if (c.qkv_bias || c.o_bias) a["bias"] = true;
   j["attention"] = a;
+  if (c.swiglu_limit > 0) j["swiglu_limit"] = c.swiglu_limit;
   j["context_length"] = c.max_position_embeddings;
   ojson rope;
   rope["type"] = c.rope.type;
@@ -70,6 +79,7 @@ ojson describe(const ModelConfig& c) {
   ojson r;
   r["scoring"] = scoring_name(c.scoring);
   r["norm_topk_prob"] = c.norm_topk_prob;
+  if (c.router_bias) r["bias"] = true;
   if (c.scoring == RouterScoring::SigmoidGroupTopK) {
     r["n_group"] = c.n_group;
     r["topk_group"] = c.topk_group;
@@ -147,23 +157,14 @@ int cmd_info(const Args& args) {
     out["warnings"] = c.warnings;
   } else if (fs::is_directory(path, ec)) {
     if (!fs::exists(fs::path(path) / "config.json", ec)) throw Error(path + ": no config.json in this directory");
-    const ModelConfig cfg = load_model_config((fs::path(path) / "config.json").string());
     out["source"] = "checkpoint";
-    if (cfg.family == Family::GptOss) {
-      // Architecture and counts still make sense; the weights are not loadable yet.
-      out.update(describe(cfg));
-      out["dtypes"] = ojson::array();
-      ojson files = ojson::array();
-      for (const auto& e : fs::directory_iterator(path)) if (e.is_regular_file()) files.push_back(file_entry(e.path()));
-      out["files"] = files;
-      auto w = cfg.warnings;
-      w.push_back(path + ": gpt_oss weights are not loaded by this engine; counts come from config.json only");
-      out["warnings"] = w;
-    } else {
-      auto model = Model::load(path, nullptr, WeightResidency::Mapped);  // info reads no tensor data
+    {
+      // Every tensor checked, none read or converted (GPT-OSS experts stay as stored).
+      auto model = Model::load(path, nullptr, WeightResidency::Mapped, LoadMode::Inspect);
       const ModelConfig& c = model->config();
       out.update(describe(c));
       out["dtypes"] = model->dtypes();
+      if (!model->weights().conversions.empty()) out["conversions"] = model->weights().conversions;
       ojson files = ojson::array();
       files.push_back(file_entry(fs::path(path) / "config.json"));
       if (!model->store().index_path().empty()) files.push_back(file_entry(model->store().index_path()));

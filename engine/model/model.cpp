@@ -91,7 +91,8 @@ void for_each_tensor(const ModelWeights& w, F&& f) {
 
 }  // namespace
 
-std::shared_ptr<const Model> Model::load(const std::string& path, LoadProgress* progress, WeightResidency residency) {
+std::shared_ptr<const Model> Model::load(const std::string& path, LoadProgress* progress, WeightResidency residency,
+                                         LoadMode mode) {
   std::error_code ec;
   // A path to config.json itself names its directory.
   std::string dir = path;
@@ -102,7 +103,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, LoadProgress* 
   const fs::path cfg_path = fs::path(dir) / "config.json";
   if (!fs::exists(cfg_path, ec)) throw Error(dir + ": no config.json in this directory");
 
-  const std::pair<std::string, int> key{dir, int(residency)};  // as given: directory() reports it
+  const std::pair<std::string, int> key{dir, int(residency) * 2 + int(mode)};  // as given: directory() reports it
   const std::string fingerprint = fingerprint_of(dir);
   {
     std::lock_guard<std::mutex> lock(g_cache_mutex);
@@ -136,6 +137,8 @@ std::shared_ptr<const Model> Model::load(const std::string& path, LoadProgress* 
   report(progress, 0.7, "binding " + std::to_string(store->names().size()) + " tensors");
   ModelWeights weights;
   families::WeightBinder binder(*store, cfg);
+  binder.convert = mode == LoadMode::Run;
+  binder.on_progress = [&](double f, const std::string& what) { report(progress, 0.7 + 0.29 * f, "converting " + what); };
   binder_for(cfg.family)(cfg, binder, weights);
   binder.finish(cfg.warnings);
   report(progress, 1.0, "loaded");
@@ -162,7 +165,7 @@ int64_t count_weight_parameters(const ModelWeights& w) {
   for_each_tensor(w, [&](const TensorRef& t) {
     if (t.valid() && seen.insert({t.data, t.nbytes}).second) n += t.numel();
   });
-  return n;
+  return n + w.unconverted_params;
 }
 
 }  // namespace moescope

@@ -13,6 +13,11 @@ namespace moescope {
 
 class WeightStore;  // engine/checkpoint/weight_store.h
 
+// Run: weights ready for a backend. Inspect: every tensor is checked (names, shapes, dtypes) and counted,
+// but nothing is rewritten: GPT-OSS experts, which a Run load converts (engine/model/families/gpt_oss.cpp),
+// stay unbound, so such a Model can be described (`moescope info`) but not run (backends refuse it).
+enum class LoadMode { Run, Inspect };
+
 struct LoadProgress {
   // Called with a fraction in [0,1] and a short message; return false to cancel (throws Cancelled).
   virtual bool report(double fraction, const std::string& what) { return true; }
@@ -29,7 +34,8 @@ class Model {
   // A checkpoint already loaded in this process with the same `residency` and unchanged files (names,
   // sizes, mtimes of config.json and *.safetensors*) is returned as is: sessions share one copy.
   static std::shared_ptr<const Model> load(const std::string& dir, LoadProgress* progress = nullptr,
-                                           WeightResidency residency = WeightResidency::Auto);
+                                           WeightResidency residency = WeightResidency::Auto,
+                                           LoadMode mode = LoadMode::Run);
 
   const ModelConfig& config() const { return m_config; }
   const ModelWeights& weights() const { return m_weights; }

@@ -72,7 +72,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     break;
   }
   if (!known)
-    r.fail("unsupported architecture '" + c.model_type + "' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v3)");
+    r.fail("unsupported architecture '" + c.model_type + "' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v3, gpt_oss)");
 
   // Checks every family shares.
   if (int(c.layer_is_moe.size()) != c.num_layers) r.fail("internal: layer_is_moe does not cover every layer");
@@ -87,10 +87,13 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     r.fail("dense layers need a positive \"intermediate_size\"");
   if (j.contains("quantization_config") && !j["quantization_config"].is_null()) {
     std::string method = "unknown";
-    if (j["quantization_config"].is_object() && j["quantization_config"].contains("quant_method"))
-      method = j["quantization_config"]["quant_method"].dump();
-    c.warnings.push_back(path + ": quantization_config (" + method +
-                         ") present: the engine reads F32/BF16/F16 weights only; counts assume unquantized tensors");
+    const auto& q = j["quantization_config"];
+    if (q.is_object() && q.contains("quant_method") && q["quant_method"].is_string()) method = q["quant_method"].get<std::string>();
+    // GPT-OSS's MXFP4 experts are dequantized at load (families/gpt_oss.cpp); anything else is not read.
+    if (!(method == "mxfp4" && c.family == Family::GptOss))
+      c.warnings.push_back(path + ": quantization_config (\"" + method +
+                           "\") present: the engine reads F32/BF16/F16 weights (and GPT-OSS MXFP4 experts) only; counts "
+                           "assume unquantized tensors");
   }
   return c;
 }

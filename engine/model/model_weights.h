@@ -2,6 +2,9 @@
 // family (engine/model/families). All linear weights are [out_features, in_features] (y = x W^T).
 // Backends read only this struct; they never look up tensors by name.
 #pragma once
+#include <cstddef>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/model/tensor.h"
@@ -49,6 +52,13 @@ struct ModelWeights {
   TensorRef final_norm;              // [H]
   TensorRef lm_head;                 // [V, H] (== embed when tied)
   std::vector<LayerWeights> layers;
+  // Weights the loader had to rewrite rather than map (GPT-OSS: fused experts transposed and de-interleaved,
+  // MXFP4 experts dequantized to bf16); the TensorRefs above point into these buffers.
+  std::vector<std::shared_ptr<const std::vector<std::byte>>> owned;
+  // What the loader did to the stored weights, for `moescope info` and the app (empty: used as stored).
+  std::vector<std::string> conversions;
+  // LoadMode::Inspect: parameters of tensors that were checked but left unconverted (and unbound).
+  int64_t unconverted_params = 0;
 };
 
 }  // namespace moescope

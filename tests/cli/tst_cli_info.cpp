@@ -86,6 +86,34 @@ TEST(CliInfo, FixtureCheckpoints) {
   }
 }
 
+// GPT-OSS as released (MXFP4 experts): info checks the tensors without dequantizing them, and counts two
+// parameters per byte of blocks (scales are not parameters), from the header here.
+TEST(CliInfo, GptOssMxfp4Checkpoint) {
+  const std::string dir = moescope::test::model_fixture("gpt_oss_mxfp4");
+  const json j = info(dir);
+  EXPECT_EQ(j["family"], "gpt_oss");
+  const std::string bytes = slurp(dir + "/model.safetensors");
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  const json h = json::parse(bytes.substr(8, n));
+  int64_t params = 0;
+  for (auto it = h.begin(); it != h.end(); ++it) {
+    if (it.key() == "__metadata__") continue;
+    int64_t e = 1;
+    for (const auto& d : it.value()["shape"]) e *= d.get<int64_t>();
+    const std::string& name = it.key();
+    if (name.size() > 7 && name.compare(name.size() - 7, 7, "_scales") == 0) continue;
+    params += name.size() > 7 && name.compare(name.size() - 7, 7, "_blocks") == 0 ? 2 * e : e;
+  }
+  EXPECT_EQ(j["checkpoint_params"].get<int64_t>(), params);
+  EXPECT_EQ(j["checkpoint_params_match"], true);
+  EXPECT_EQ(j["dtypes"], json({"BF16"}));
+  ASSERT_EQ(j["conversions"].size(), 1u);
+  EXPECT_NE(j["conversions"][0].get<std::string>().find("MXFP4"), std::string::npos);
+  EXPECT_TRUE(j["warnings"].empty()) << j["warnings"];
+  EXPECT_EQ(j["attention"]["sliding_window_layers"], json({0, 2}));
+}
+
 TEST(CliInfo, BareConfigJson) {
   const json j = info(moescope::test::fixtures_dir() + "/configs/Qwen3-30B-A3B.json");
   EXPECT_EQ(j["source"], "config");
@@ -102,7 +130,12 @@ TEST(CliInfo, BareConfigJson) {
   EXPECT_EQ(g["family"], "gpt_oss");
   EXPECT_NEAR(g["params"]["total"].get<double>() / 20.91e9, 1.0, 0.02);  // gpt-oss model card
   EXPECT_NEAR(g["params"]["active_without_embedding"].get<double>() / 3.61e9, 1.0, 0.02);
-  EXPECT_FALSE(g["warnings"].empty());  // mxfp4 quantization_config
+  EXPECT_TRUE(g["warnings"].empty()) << g["warnings"];  // its mxfp4 quantization_config is understood
+  EXPECT_EQ(g["attention"]["sliding_window"], 128);
+  EXPECT_EQ(g["attention"]["sliding_window_layers"], json({0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22}));
+  EXPECT_EQ(g["attention"]["sinks"], true);
+  EXPECT_EQ(g["router"]["scoring"], "topk_softmax");
+  EXPECT_EQ(g["router"]["bias"], true);
 
   const json d = info(moescope::test::fixtures_dir() + "/configs/DeepSeek-V3.json");
   EXPECT_EQ(d["dense_layers"], json({0, 1, 2}));
@@ -122,7 +155,7 @@ TEST(CliInfo, Errors) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "moescope info: error: " + dir +
                        "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
-                       "qwen3_moe, deepseek_v3)\n");
+                       "qwen3_moe, deepseek_v3, gpt_oss)\n");
 
   r = run_info("");
   EXPECT_EQ(r.code, 2);

@@ -256,7 +256,7 @@ TEST(ModelConfigErrors, UnsupportedArchitectureNamesFileAndList) {
   j["model_type"] = "llama";
   EXPECT_EQ(error_of(j, "/models/x/config.json"),
             "/models/x/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
-            "qwen3_moe, deepseek_v3)");
+            "qwen3_moe, deepseek_v3, gpt_oss)");
 }
 
 // fuzz_model_config finding (2026-12-01): a non-number rope_parameters.rope_theta escaped as a JSON

@@ -330,17 +330,19 @@ TEST(ModelLoadErrors, NonFloatWeight) {
   EXPECT_HAS(error_of([&] { Model::load(dir); }), "tensor 'model.norm.weight' has dtype I32; weights must be F32, BF16 or F16");
 }
 
-TEST(ModelLoadErrors, UnsupportedArchitectureAndGptOssWeights) {
+TEST(ModelLoadErrors, UnsupportedArchitectureAndMissingGptOssWeights) {
   Scratch s("mixtral");
   s.config["model_type"] = "llama";
   const std::string dir = s.write();
   EXPECT_EQ(error_of([&] { Model::load(dir); }),
-            dir + "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v3)");
+            dir + "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v3, "
+                  "gpt_oss)");
 
+  // A released GPT-OSS config with a checkpoint that holds none of its tensors.
   const std::string g = test::temp_dir("load-gptoss");
   fs::copy_file(test::fixtures_dir() + "/configs/gpt-oss-20b.json", g + "/config.json");
   write_raw(g + "/model.safetensors", {{"x", RawTensor{"F32", {1}, std::string(4, '\0')}}});
-  EXPECT_HAS(error_of([&] { Model::load(g); }), "loading gpt_oss weights is not supported yet");
+  EXPECT_HAS(error_of([&] { Model::load(g); }), "tensor(s) required by config.json (gpt_oss): 'model.embed_tokens.weight'");
   EXPECT_HAS(error_of([&] { Model::load(test::temp_dir("empty")); }), "no config.json in this directory");
 }
 
@@ -430,4 +432,155 @@ TEST(ModelLoadErrors, FusedExpertShapeContradictingConfig) {
   EXPECT_HAS(error_of([&] { Model::load(dir); }),
              "model.layers.0.mlp.experts.gate_up_proj: shape [8,32,64] but config says num_experts=8, "
              "2*intermediate_size=64, hidden_size=64");
+}
+
+// ---- GPT-OSS: fused experts rewritten at load, MXFP4 experts dequantized ----------------------------------
+
+namespace {
+
+const RawTensor& raw(const RawFile& f, const std::string& name) {
+  auto it = f.find(name);
+  if (it == f.end()) throw std::runtime_error("fixture has no " + name);
+  return it->second;
+}
+
+float raw_f32(const RawTensor& t, int64_t i) {
+  float v;
+  std::memcpy(&v, t.bytes.data() + i * 4, 4);
+  return v;
+}
+
+// MXFP4 by the OCP spec, written apart from the engine's table: e2m1 = sign, 2 exponent bits (bias 1),
+// 1 mantissa bit; exponent 0 is subnormal (mantissa * 0.5).
+double e2m1(int code) {
+  const int sign = code >> 3, exp = (code >> 1) & 3, man = code & 1;
+  const double mag = exp == 0 ? man * 0.5 : (1.0 + man * 0.5) * std::ldexp(1.0, exp - 1);
+  return sign ? -mag : mag;
+}
+
+double mxfp4_value(const RawTensor& blocks, const RawTensor& scales, int64_t row, int64_t K, int64_t k) {
+  const auto byte = uint8_t(blocks.bytes[size_t(row * (K / 2) + k / 2)]);
+  const auto scale = uint8_t(scales.bytes[size_t(row * (K / 32) + k / 32)]);
+  return e2m1(k % 2 ? byte >> 4 : byte & 15) * std::ldexp(1.0, int(scale) - 127);
+}
+
+}  // namespace
+
+TEST(GptOssLoad, FusedExpertsAreTransposedAndDeinterleaved) {
+  auto m = Model::load(test::model_fixture("gpt_oss"));
+  const ModelConfig& c = m->config();
+  const RawFile f = read_raw(test::model_fixture("gpt_oss") + "/model.safetensors");
+  const int64_t E = c.num_experts, H = c.hidden_size, I = c.moe_intermediate_size;
+  ASSERT_EQ(c.family, Family::GptOss);
+  EXPECT_EQ(c.layer_sliding, (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(c.sliding_window, 4);
+  for (int l = 0; l < c.num_layers; ++l) {
+    const std::string px = "model.layers." + std::to_string(l) + ".mlp.experts.";
+    const RawTensor& gu = raw(f, px + "gate_up_proj");      // [E, H, 2I]: y = x W
+    const RawTensor& dn = raw(f, px + "down_proj");         // [E, I, H]
+    const RawTensor& gub = raw(f, px + "gate_up_proj_bias");  // [E, 2I]
+    const RawTensor& dnb = raw(f, px + "down_proj_bias");     // [E, H]
+    ASSERT_EQ(gu.shape, (std::vector<int64_t>{E, H, 2 * I}));
+    const auto& ex = m->weights().layers[size_t(l)].moe.experts;
+    ASSERT_EQ(ex.size(), size_t(E));
+    for (int64_t e = 0; e < E; ++e) {
+      const FfnWeights& x = ex[size_t(e)];
+      ASSERT_EQ(x.gate.shape, (std::vector<int64_t>{I, H}));
+      ASSERT_EQ(x.down.shape, (std::vector<int64_t>{H, I}));
+      for (int64_t i = 0; i < I; ++i) {
+        for (int64_t h = 0; h < H; ++h) {
+          ASSERT_EQ(x.gate.at(i * H + h), raw_f32(gu, (e * H + h) * 2 * I + 2 * i)) << l << "/" << e << "/" << i << "/" << h;
+          ASSERT_EQ(x.up.at(i * H + h), raw_f32(gu, (e * H + h) * 2 * I + 2 * i + 1));
+          ASSERT_EQ(x.down.at(h * I + i), raw_f32(dn, (e * I + i) * H + h));
+        }
+        ASSERT_EQ(x.gate_bias.at(i), raw_f32(gub, e * 2 * I + 2 * i));
+        ASSERT_EQ(x.up_bias.at(i), raw_f32(gub, e * 2 * I + 2 * i + 1));
+      }
+      for (int64_t h = 0; h < H; ++h) ASSERT_EQ(x.down_bias.at(h), raw_f32(dnb, e * H + h));
+    }
+    EXPECT_EQ(m->weights().layers[size_t(l)].moe.router_bias.shape, (std::vector<int64_t>{E}));
+    EXPECT_EQ(m->weights().layers[size_t(l)].attn.sinks.shape, (std::vector<int64_t>{c.num_heads}));
+  }
+  int64_t file_params = 0;
+  for (const auto& kv : f) file_params += numel(kv.second.shape);
+  EXPECT_EQ(count_weight_parameters(m->weights()), file_params);
+  EXPECT_EQ(int64_t(count_parameters(c).total), file_params);
+  EXPECT_EQ(m->dtypes(), std::vector<std::string>{"F32"});
+  ASSERT_EQ(m->weights().conversions.size(), 1u);
+  EXPECT_HAS(m->weights().conversions[0], "transposed and de-interleaved");
+}
+
+TEST(GptOssLoad, Mxfp4ExpertsDequantizeExactly) {
+  auto m = Model::load(test::model_fixture("gpt_oss_mxfp4"));
+  const ModelConfig& c = m->config();
+  EXPECT_TRUE(c.warnings.empty()) << c.warnings.front();  // quantization_config mxfp4 is understood
+  const RawFile f = read_raw(test::model_fixture("gpt_oss_mxfp4") + "/model.safetensors");
+  const int64_t E = c.num_experts, H = c.hidden_size, I = c.moe_intermediate_size;
+  int64_t nonzero = 0;
+  for (int l = 0; l < c.num_layers; ++l) {
+    const std::string px = "model.layers." + std::to_string(l) + ".mlp.experts.";
+    const RawTensor& gb = raw(f, px + "gate_up_proj_blocks");
+    const RawTensor& gs = raw(f, px + "gate_up_proj_scales");
+    const RawTensor& db = raw(f, px + "down_proj_blocks");
+    const RawTensor& ds = raw(f, px + "down_proj_scales");
+    ASSERT_EQ(gb.dtype, "U8");
+    ASSERT_EQ(gb.shape, (std::vector<int64_t>{E, 2 * I, H / 32, 16}));
+    const auto& ex = m->weights().layers[size_t(l)].moe.experts;
+    for (int64_t e = 0; e < E; ++e) {
+      const FfnWeights& x = ex[size_t(e)];
+      ASSERT_EQ(x.gate.dtype, DType::BF16);
+      for (int64_t i = 0; i < I; ++i)
+        for (int64_t h = 0; h < H; ++h) {
+          // rows of gate_up_proj are output features, gate and up interleaved
+          const double g = mxfp4_value(gb, gs, e * 2 * I + 2 * i, H, h);
+          ASSERT_EQ(double(x.gate.at(i * H + h)), g) << l << "/" << e << "/" << i << "/" << h;
+          ASSERT_EQ(double(x.up.at(i * H + h)), mxfp4_value(gb, gs, e * 2 * I + 2 * i + 1, H, h));
+          nonzero += g != 0;
+        }
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t i = 0; i < I; ++i) ASSERT_EQ(double(x.down.at(h * I + i)), mxfp4_value(db, ds, e * H + h, I, i));
+    }
+  }
+  EXPECT_GT(nonzero, 0);
+  // Parameters count what the blocks encode (two per byte), as the architecture does.
+  EXPECT_EQ(count_weight_parameters(m->weights()), int64_t(count_parameters(c).total));
+  EXPECT_EQ(m->dtypes(), std::vector<std::string>{"BF16"});
+  ASSERT_EQ(m->weights().conversions.size(), 1u);
+  EXPECT_HAS(m->weights().conversions[0], "MXFP4");
+}
+
+TEST(GptOssLoadErrors, Mxfp4TensorsWithTheWrongDtypeShapeOrMissing) {
+  const std::string px = "model.layers.1.mlp.experts.";
+  {
+    Scratch s("gpt_oss_mxfp4");
+    s.tensors[px + "gate_up_proj_blocks"].dtype = "I8";
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }),
+               dir + "/model.safetensors: tensor '" + px + "gate_up_proj_blocks' has dtype I8; expected U8");
+  }
+  {
+    Scratch s("gpt_oss_mxfp4");
+    RawTensor& t = s.tensors[px + "down_proj_scales"];
+    t.shape = {8, 64, 2};
+    t.bytes.resize(8 * 64 * 2);
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }),
+               px + "down_proj_scales: shape [8,64,2] but config says num_local_experts=8, hidden_size=64, "
+                    "intermediate_size/32=1 (expected [8,64,1])");
+  }
+  {
+    Scratch s("gpt_oss_mxfp4");
+    s.tensors.erase(px + "down_proj_scales");
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }),
+               "missing 1 tensor(s) required by config.json (gpt_oss): '" + px + "down_proj_scales'");
+  }
+  {  // both halves of the fused experts must share a dtype (they are rewritten into one buffer)
+    Scratch s("gpt_oss");
+    RawTensor& t = s.tensors[px + "down_proj"];
+    t.dtype = "F16";
+    t.bytes.resize(t.bytes.size() / 2);
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }), px + "gate_up_proj is F32 but " + px + "down_proj is F16");
+  }
 }

@@ -150,7 +150,8 @@ TEST_P(FamilyParity, MatchesTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, FamilyParity,
-                         ::testing::Values("mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v3"),
+                         ::testing::Values("mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v3", "gpt_oss",
+                                           "gpt_oss_mxfp4"),
                          [](const auto& info) { return info.param; });
 
 // The demo checkpoint stores bf16 weights; the reference ran transformers in fp32 on the same

@@ -675,7 +675,7 @@ std::unique_ptr<Session> open_fixture(const std::string& family) {
 }  // namespace
 
 TEST(StrategiesInSession, TopKWithTheNativeKReproducesNativeGeneration) {
-  for (const char* family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v3"}) {
+  for (const char* family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v3", "gpt_oss"}) {
     auto s = open_fixture(family);
     const int k = s->model().config().num_experts_per_tok;
     Generated native, topk;

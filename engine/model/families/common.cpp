@@ -238,11 +238,13 @@ static std::string dims_text(std::initializer_list<Dim> shape) {
   return s;
 }
 
-TensorRef WeightBinder::check(const std::string& name, std::initializer_list<Dim> shape) {
+TensorRef WeightBinder::check(const std::string& name, std::initializer_list<Dim> shape, const DType* packed) {
   const SafetensorsEntry* e = m_store.find(name);
   if (!e) return {};
   const std::string& file = m_store.file_of(name);
-  if (e->dtype != DType::F32 && e->dtype != DType::BF16 && e->dtype != DType::F16)
+  if (packed && e->dtype != *packed)
+    throw Error(file + ": tensor '" + name + "' has dtype " + dtype_name(e->dtype) + "; expected " + dtype_name(*packed));
+  if (!packed && e->dtype != DType::F32 && e->dtype != DType::BF16 && e->dtype != DType::F16)
     throw Error(file + ": tensor '" + name + "' has dtype " + dtype_name(e->dtype) +
                 "; weights must be F32, BF16 or F16");
   bool ok = e->shape.size() == shape.size();
@@ -270,6 +272,14 @@ TensorRef WeightBinder::need(const std::string& name, std::initializer_list<Dim>
 TensorRef WeightBinder::optional(const std::string& name, std::initializer_list<Dim> shape) {
   return check(name, shape);
 }
+
+TensorRef WeightBinder::need_packed(const std::string& name, std::initializer_list<Dim> shape, DType dtype) {
+  TensorRef t = check(name, shape, &dtype);
+  if (!t.valid() && !m_store.contains(name)) m_missing.push_back(name);
+  return t;
+}
+
+const std::string& WeightBinder::file_of(const std::string& name) const { return m_store.file_of(name); }
 
 void WeightBinder::ignore(const std::string& name) {
   if (m_store.contains(name)) m_used.insert(name);

@@ -2,6 +2,7 @@
 // files in this directory. Each family has a parse_<family> (config.json -> ModelConfig) and a
 // bind_<family> (tensor names -> ModelWeights). Shared helpers for both live in common.cpp.
 #pragma once
+#include <functional>
 #include <initializer_list>
 #include <set>
 #include <string>
@@ -72,6 +73,10 @@ class WeightBinder {
   TensorRef need(const std::string& name, std::initializer_list<Dim> shape);
   // Like need() when present; an invalid TensorRef when absent.
   TensorRef optional(const std::string& name, std::initializer_list<Dim> shape);
+  // Like need() for packed integer data such as MXFP4 blocks and scales: the dtype must be `dtype`.
+  TensorRef need_packed(const std::string& name, std::initializer_list<Dim> shape, DType dtype);
+  // File holding `name` (for messages).
+  const std::string& file_of(const std::string& name) const;
   // Feed-forward weights of one expert or dense MLP: `prefix` + {gate,up,down}_proj.weight, or Mixtral's
   // {w1,w3,w2}.weight when `mixtral_names`.
   FfnWeights ffn(const std::string& prefix, int64_t width, const char* width_label, bool mixtral_names = false);
@@ -90,8 +95,18 @@ class WeightBinder {
 
   int64_t bound_parameters() const { return m_bound_params; }
 
+  // False for LoadMode::Inspect: check tensors, skip conversions (see LoadMode in model.h).
+  bool convert = true;
+
+  // Called by binders that do real work per layer (GPT-OSS repacking): fraction in [0,1], a message. May
+  // throw Cancelled.
+  std::function<void(double, const std::string&)> on_progress;
+  void progress(double fraction, const std::string& what) const {
+    if (on_progress) on_progress(fraction, what);
+  }
+
  private:
-  TensorRef check(const std::string& name, std::initializer_list<Dim> shape);
+  TensorRef check(const std::string& name, std::initializer_list<Dim> shape, const DType* packed = nullptr);
   const WeightStore& m_store;
   const ModelConfig& m_cfg;
   std::set<std::string> m_used;

@@ -1,7 +1,22 @@
-// GPT-OSS (GptOssForCausalLM): parsed for `moescope info` (sizes and parameter counts). Its weights
-// (MXFP4 experts, interleaved gate/up, attention sinks) are not loaded by this engine yet.
+// GPT-OSS (GptOssForCausalLM): GQA attention with biases, a learned sink logit per head and sliding-window
+// attention on the layers layer_types marks "sliding_attention"; a router with a bias (top-k on the logits,
+// softmax over the k); experts with biases and the clamped SwiGLU. The experts come fused, in one of two
+// layouts, and are rewritten at load into the engine's per-expert [out, in] matrices:
+//  - what transformers' save_pretrained writes: `experts.gate_up_proj` [E, H, 2I] (y = x W, gate and up
+//    interleaved along the last axis: gate = [..., 0::2], up = [..., 1::2]) and `experts.down_proj` [E, I, H],
+//    in any float dtype (kept);
+//  - the released checkpoints: MXFP4 `experts.{gate_up,down}_proj_{blocks,scales}` (engine/model/mxfp4.h),
+//    rows = output features (gate_up rows interleaved the same way), dequantized to bf16 (exact).
+// Biases `experts.gate_up_proj_bias` [E, 2I] (interleaved) and `experts.down_proj_bias` [E, H] in both.
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
 #include "engine/model/families/family.h"
+#include "engine/model/mxfp4.h"
 #include "engine/util/error.h"
+#include "engine/util/half.h"
 
 namespace moescope::families {
 
@@ -16,22 +31,211 @@ void parse_gpt_oss(const ConfigReader& r, ModelConfig& c) {
   c.qkv_bias = c.o_bias = r.get_bool("attention_bias", true);
   c.attention_sinks = true;
   c.swiglu_limit = float(r.get_double("swiglu_limit", 7.0));
+  if (!(c.swiglu_limit > 0)) r.fail("\"swiglu_limit\" must be positive");
   c.sliding_window = r.get_int("sliding_window", 0);
+  if (c.sliding_window < 0) r.fail("\"sliding_window\" must not be negative");
   c.layer_sliding.assign(size_t(c.num_layers), false);
   if (r.has("layer_types")) {
     const json& lt = r.j["layer_types"];
     if (!lt.is_array() || lt.size() != size_t(c.num_layers)) r.fail("\"layer_types\" must list every layer");
-    for (size_t i = 0; i < lt.size(); ++i)
-      c.layer_sliding[i] = lt[i].is_string() && lt[i].get_ref<const std::string&>() == "sliding_attention";
+    for (size_t i = 0; i < lt.size(); ++i) {
+      if (!lt[i].is_string()) r.fail("\"layer_types\" entries must be strings");
+      const std::string& t = lt[i].get_ref<const std::string&>();
+      if (t != "sliding_attention" && t != "full_attention")
+        r.fail("\"layer_types\" entry '" + t + "' is not sliding_attention or full_attention");
+      c.layer_sliding[i] = t == "sliding_attention";
+    }
   } else {
     for (int i = 0; i < c.num_layers; ++i) c.layer_sliding[size_t(i)] = i % 2 == 0;  // GPT-OSS alternates
   }
   c.layer_is_moe.assign(size_t(c.num_layers), true);
 }
 
-void bind_gpt_oss(const ModelConfig& c, WeightBinder&, ModelWeights&) {
-  throw Error(c.config_path + ": loading gpt_oss weights is not supported yet (moescope info on config.json works; "
-              "supported for loading: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v3)");
+namespace {
+
+// A zeroed buffer owned by the weights; returns where to write.
+std::byte* own(ModelWeights& w, size_t bytes) {
+  auto buf = std::make_shared<std::vector<std::byte>>(bytes);
+  std::byte* p = buf->data();
+  w.owned.push_back(std::move(buf));
+  return p;
+}
+
+TensorRef view(std::string name, DType dtype, std::vector<int64_t> shape, const std::byte* data) {
+  TensorRef t;
+  t.name = std::move(name);
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.data = data;
+  t.nbytes = size_t(t.numel()) * dtype_size(dtype);
+  return t;
+}
+
+// f(e) for every expert, over the cores (each expert writes its own rows).
+template <class F>
+void for_each_expert(int E, F&& f) {
+  const int threads = std::max(1, std::min<int>(E, int(std::thread::hardware_concurrency())));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (int e = t; e < E; e += threads) f(e);
+    });
+  for (int e = 0; e < E; e += threads) f(e);
+  for (auto& th : pool) th.join();
+}
+
+struct ExpertBuffers {  // one layer: gate [E][I][H], up [E][I][H], down [E][H][I], in `dtype`
+  DType dtype;
+  std::byte *gate, *up, *down;
+};
+
+ExpertBuffers alloc_experts(ModelWeights& w, DType dtype, int64_t E, int64_t H, int64_t I) {
+  const size_t es = dtype_size(dtype);
+  std::byte* p = own(w, size_t(E * I * H * 3) * es);
+  return {dtype, p, p + size_t(E * I * H) * es, p + size_t(2 * E * I * H) * es};
+}
+
+// save_pretrained layout: gate_up [E, H, 2I], down [E, I, H] -> [out, in] per expert, same dtype.
+void repack_fused(const TensorRef& gu, const TensorRef& dn, const ExpertBuffers& out, int64_t E, int64_t H, int64_t I) {
+  const size_t es = dtype_size(gu.dtype);
+  for_each_expert(int(E), [&](int e) {
+    const std::byte* g = gu.data + size_t(e) * size_t(H * 2 * I) * es;
+    std::byte* gate = out.gate + size_t(e) * size_t(I * H) * es;
+    std::byte* up = out.up + size_t(e) * size_t(I * H) * es;
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < I; ++i) {
+        std::memcpy(gate + size_t(i * H + h) * es, g + size_t(h * 2 * I + 2 * i) * es, es);
+        std::memcpy(up + size_t(i * H + h) * es, g + size_t(h * 2 * I + 2 * i + 1) * es, es);
+      }
+    const std::byte* d = dn.data + size_t(e) * size_t(I * H) * es;
+    std::byte* down = out.down + size_t(e) * size_t(H * I) * es;
+    for (int64_t i = 0; i < I; ++i)
+      for (int64_t h = 0; h < H; ++h) std::memcpy(down + size_t(h * I + i) * es, d + size_t(i * H + h) * es, es);
+  });
+}
+
+void store_bf16(const float* v, int64_t n, std::byte* dst) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint16_t b = f32_to_bf16(v[i]);
+    std::memcpy(dst + size_t(i) * 2, &b, 2);
+  }
+}
+
+// Released layout: MXFP4 rows (gate_up rows 2i = gate i, 2i+1 = up i; down rows = hidden) -> bf16.
+void dequantize_experts(const TensorRef& gu_b, const TensorRef& gu_s, const TensorRef& dn_b, const TensorRef& dn_s,
+                        const ExpertBuffers& out, int64_t E, int64_t H, int64_t I) {
+  auto u8 = [](const TensorRef& t) { return reinterpret_cast<const uint8_t*>(t.data); };
+  for_each_expert(int(E), [&](int e) {
+    std::vector<float> row(size_t(std::max(H, I)));
+    for (int64_t r = 0; r < 2 * I; ++r) {
+      const int64_t at = e * 2 * I + r;
+      mxfp4::dequantize_row(u8(gu_b) + at * (H / 2), u8(gu_s) + at * (H / 32), H, row.data());
+      std::byte* dst = (r % 2 == 0 ? out.gate : out.up) + size_t((e * I + r / 2) * H) * 2;
+      store_bf16(row.data(), H, dst);
+    }
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t at = e * H + h;
+      mxfp4::dequantize_row(u8(dn_b) + at * (I / 2), u8(dn_s) + at * (I / 32), I, row.data());
+      store_bf16(row.data(), I, out.down + size_t((e * H + h) * I) * 2);
+    }
+  });
+}
+
+}  // namespace
+
+void bind_gpt_oss(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
+  bind_common_gqa(c, b, w);
+  const int64_t E = c.num_experts, H = c.hidden_size, I = c.moe_intermediate_size;
+  const Dim Ed{E, "num_local_experts"}, Hd{H, "hidden_size"}, Id{I, "intermediate_size"}, I2{2 * I, "2*intermediate_size"};
+  const Dim heads{c.num_heads, "num_attention_heads"};
+  bool any_mxfp4 = false, any_repacked = false;
+  for (int l = 0; l < c.num_layers; ++l) {
+    const std::string p = layer_prefix(l);
+    LayerWeights& L = w.layers[size_t(l)];
+    L.attn.sinks = b.need(p + "self_attn.sinks", {heads});
+    L.moe.router = b.need(p + "mlp.router.weight", {Ed, Hd});
+    L.moe.router_bias = b.need(p + "mlp.router.bias", {Ed});
+    const std::string px = p + "mlp.experts.";
+    const TensorRef gu_bias = b.need(px + "gate_up_proj_bias", {Ed, I2});
+    const TensorRef dn_bias = b.need(px + "down_proj_bias", {Ed, Hd});
+
+    const bool mxfp4 = b.has(px + "gate_up_proj_blocks") || b.has(px + "down_proj_blocks");
+    ExpertBuffers buf{};
+    bool bound = false;
+    if (mxfp4) {
+      if (H % 32 != 0 || I % 32 != 0)
+        throw Error(b.file_of(b.has(px + "gate_up_proj_blocks") ? px + "gate_up_proj_blocks" : px + "down_proj_blocks") +
+                    ": MXFP4 experts need hidden_size and intermediate_size to be multiples of 32 (config says " +
+                    std::to_string(H) + " and " + std::to_string(I) + ")");
+      const Dim Hg{H / 32, "hidden_size/32"}, Ig{I / 32, "intermediate_size/32"}, B16{16, "16 bytes per block"};
+      const TensorRef gu_b = b.need_packed(px + "gate_up_proj_blocks", {Ed, I2, Hg, B16}, DType::U8);
+      const TensorRef gu_s = b.need_packed(px + "gate_up_proj_scales", {Ed, I2, Hg}, DType::U8);
+      const TensorRef dn_b = b.need_packed(px + "down_proj_blocks", {Ed, Hd, Ig, B16}, DType::U8);
+      const TensorRef dn_s = b.need_packed(px + "down_proj_scales", {Ed, Hd, Ig}, DType::U8);
+      if (gu_b.valid() && gu_s.valid() && dn_b.valid() && dn_s.valid() && !b.convert) {
+        w.unconverted_params += 2 * (gu_b.numel() + dn_b.numel());  // two FP4 values per byte; scales are not parameters
+        any_mxfp4 = true;
+      } else if (gu_b.valid() && gu_s.valid() && dn_b.valid() && dn_s.valid()) {
+        buf = alloc_experts(w, DType::BF16, E, H, I);
+        dequantize_experts(gu_b, gu_s, dn_b, dn_s, buf, E, H, I);
+        bound = any_mxfp4 = true;
+      }
+    } else {
+      const TensorRef gu = b.need(px + "gate_up_proj", {Ed, Hd, I2});
+      const TensorRef dn = b.need(px + "down_proj", {Ed, Id, Hd});
+      if (gu.valid() && dn.valid()) {
+        if (gu.dtype != dn.dtype)
+          throw Error(b.file_of(gu.name) + ": " + gu.name + " is " + dtype_name(gu.dtype) + " but " + dn.name + " is " +
+                      dtype_name(dn.dtype));
+        any_repacked = true;
+        if (b.convert) {
+          buf = alloc_experts(w, gu.dtype, E, H, I);
+          repack_fused(gu, dn, buf, E, H, I);
+          bound = true;
+        } else {
+          w.unconverted_params += gu.numel() + dn.numel();
+        }
+      }
+    }
+    b.progress(double(l + 1) / c.num_layers, "experts of layer " + std::to_string(l + 1) + "/" + std::to_string(c.num_layers));
+    if (!b.convert) w.unconverted_params += gu_bias.numel() + dn_bias.numel();
+    if (!bound || !gu_bias.valid() || !dn_bias.valid()) continue;  // inspecting, or tensors missing (finish() reports them)
+
+    // Biases: gate/up de-interleaved into one owned [E][2][I] buffer; down bias rows are views.
+    const size_t bs = dtype_size(gu_bias.dtype);
+    std::byte* gb = own(w, size_t(E * 2 * I) * bs);
+    for (int64_t e = 0; e < E; ++e)
+      for (int64_t i = 0; i < I; ++i) {
+        std::memcpy(gb + size_t(e * 2 * I + i) * bs, gu_bias.data + size_t(e * 2 * I + 2 * i) * bs, bs);
+        std::memcpy(gb + size_t(e * 2 * I + I + i) * bs, gu_bias.data + size_t(e * 2 * I + 2 * i + 1) * bs, bs);
+      }
+    const size_t es = dtype_size(buf.dtype);
+    const std::string src = mxfp4 ? px + "gate_up_proj_blocks" : px + "gate_up_proj";
+    const std::string dsrc = mxfp4 ? px + "down_proj_blocks" : px + "down_proj";
+    L.moe.experts.assign(size_t(E), FfnWeights{});
+    for (int64_t e = 0; e < E; ++e) {
+      FfnWeights& f = L.moe.experts[size_t(e)];
+      const std::string ix = "[" + std::to_string(e) + "]";
+      f.gate = view(src + ix + " gate", buf.dtype, {I, H}, buf.gate + size_t(e * I * H) * es);
+      f.up = view(src + ix + " up", buf.dtype, {I, H}, buf.up + size_t(e * I * H) * es);
+      f.down = view(dsrc + ix, buf.dtype, {H, I}, buf.down + size_t(e * H * I) * es);
+      f.gate_bias = view(gu_bias.name + ix + " gate", gu_bias.dtype, {I}, gb + size_t(e * 2 * I) * bs);
+      f.up_bias = view(gu_bias.name + ix + " up", gu_bias.dtype, {I}, gb + size_t(e * 2 * I + I) * bs);
+      TensorRef db = dn_bias.slice_rows(e, 1);
+      db.shape = {H};
+      db.name = dn_bias.name + ix;
+      f.down_bias = db;
+    }
+  }
+  if (any_mxfp4) {
+    const double mib = double(c.num_layers) * double(E) * 3.0 * double(H) * double(I) * 2.0 / (1 << 20);
+    char text[160];
+    std::snprintf(text, sizeof text, "experts stored as MXFP4: dequantized to BF16 at load (exact; %.*f MiB in memory)",
+                  mib < 10 ? 2 : 0, mib);
+    w.conversions.push_back(text);
+  }
+  if (any_repacked)
+    w.conversions.push_back("fused experts (gate_up_proj [E, H, 2I], down_proj [E, I, H]) transposed and de-interleaved at load");
 }
 
 }  // namespace moescope::families

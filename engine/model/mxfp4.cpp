@@ -1,0 +1,26 @@
+#include "engine/model/mxfp4.h"
+
+#include <cmath>
+
+namespace moescope::mxfp4 {
+
+namespace {
+constexpr float kCodes[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
+                              -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+}
+
+float code_value(uint8_t code) { return kCodes[code & 15]; }
+
+void dequantize_row(const uint8_t* blocks, const uint8_t* scales, int64_t K, float* out) {
+  for (int64_t g = 0; g < K / 32; ++g) {
+    const int exp = int(scales[g]) - 127;
+    const uint8_t* b = blocks + g * 16;
+    float* o = out + g * 32;
+    for (int j = 0; j < 16; ++j) {
+      o[2 * j] = std::ldexp(kCodes[b[j] & 15], exp);
+      o[2 * j + 1] = std::ldexp(kCodes[b[j] >> 4], exp);
+    }
+  }
+}
+
+}  // namespace moescope::mxfp4
