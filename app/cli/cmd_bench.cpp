@@ -45,19 +45,51 @@ namespace {
 using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
+// Bytes of weights one decoded token reads, each tensor in its stored form (MXFP4 experts at 4.25 bits): the
+// attention, norms and routers of every layer, k routed experts of each MoE layer (their mean size), the shared
+// experts, the whole lm_head and one embedding row.
+double decode_bytes_per_token(const Model& model) {
+  const ModelWeights& w = model.weights();
+  const ModelConfig& c = model.config();
+  auto b = [](const TensorRef& t) { return t.valid() ? double(t.nbytes) : 0.0; };
+  auto ffn = [&](const FfnWeights& f) {
+    return b(f.gate) + b(f.up) + b(f.down) + b(f.gate_bias) + b(f.up_bias) + b(f.down_bias);
+  };
+  double sum = b(w.final_norm) + b(w.lm_head) + (w.embed.rows() > 0 ? b(w.embed) / double(w.embed.rows()) : 0.0);
+  for (const LayerWeights& L : w.layers) {
+    const AttentionWeights& a = L.attn;
+    for (const TensorRef* t : {&L.input_norm, &L.post_attention_norm, &a.q, &a.k, &a.v, &a.o, &a.q_bias, &a.k_bias,
+                               &a.v_bias, &a.o_bias, &a.q_norm, &a.k_norm, &a.sinks, &a.q_a, &a.q_a_norm, &a.q_b,
+                               &a.kv_a, &a.kv_a_norm, &a.kv_b})
+      sum += b(*t);
+    if (!L.is_moe) {
+      sum += ffn(L.mlp);
+      continue;
+    }
+    sum += b(L.moe.router) + b(L.moe.router_bias) + b(L.moe.correction_bias) + ffn(L.moe.shared) + b(L.moe.shared_gate);
+    double experts = 0;
+    for (const FfnWeights& e : L.moe.experts) experts += ffn(e);
+    if (!L.moe.experts.empty()) sum += experts / double(L.moe.experts.size()) * c.num_experts_per_tok;
+  }
+  return sum;
+}
+
 const char* kUsage =
     "usage: moescope bench MODEL|--synthetic NAME|--synthetic path/config.json [--backend cpu|cuda]\n"
     "         [--prompt-len N] [--gen N] [--probes on|off|both] [--threads T] [--reps R] [--json]\n"
     "         [--prompt-ids 1,2,3] [--layers N] [--experts N] [--vocab N] [--max-weights-gib G]\n"
     "         [--synthetic-dir DIR [--write-only]] [--no-stream] [--weights auto|mapped|resident]\n"
-    "  synthetic names: olmoe-1b-7b, qwen1.5-moe-a2.7b, qwen3-30b-a3b, mixtral-8x7b, deepseek-v3\n"
-    "  (scaled down to --max-weights-gib, default 4, by fewer layers; what was scaled is reported)\n";
+    "         [--expert-format mxfp4|bf16]\n"
+    "  synthetic names: olmoe-1b-7b, qwen1.5-moe-a2.7b, qwen3-30b-a3b, mixtral-8x7b, deepseek-v3, gpt-oss-20b\n"
+    "  (scaled down to --max-weights-gib, default 4, by fewer layers; what was scaled is reported;\n"
+    "  GPT-OSS experts are written as released, MXFP4, unless --expert-format bf16)\n";
 
 struct Options {
   std::string model;
   std::string synthetic;
   SyntheticOptions synth;
   std::string synthetic_dir;
+  bool expert_format_given = false;
   bool write_only = false;
   std::string backend = "cpu";
   int prompt_len = 128;
@@ -114,6 +146,11 @@ Options parse(const Args& args) {
       const double g = std::strtod(v.c_str(), &end);
       if (v.empty() || *end || !(g > 0)) throw UsageError("--max-weights-gib: expected a positive number, got '" + v + "'");
       o.synth.max_weight_bytes = g * 1024.0 * 1024.0 * 1024.0;
+    } else if (a == "--expert-format") {
+      const std::string& v = value(i);
+      if (v != "mxfp4" && v != "bf16") throw UsageError("--expert-format must be mxfp4 or bf16, not '" + v + "'");
+      o.synth.gpt_oss_mxfp4 = v == "mxfp4";
+      o.expert_format_given = true;
     } else if (a == "--synthetic-dir") {
       o.synthetic_dir = value(i);
     } else if (a == "--write-only") {
@@ -134,8 +171,9 @@ Options parse(const Args& args) {
   }
   if (o.model.empty() == o.synthetic.empty()) throw UsageError("give exactly one of MODEL and --synthetic NAME");
   if (o.write_only && o.synthetic_dir.empty()) throw UsageError("--write-only needs --synthetic-dir DIR");
-  if (o.synthetic.empty() && (o.synth.layers || o.synth.experts || o.synth.vocab || !o.synthetic_dir.empty()))
-    throw UsageError("--layers/--experts/--vocab/--synthetic-dir only apply to --synthetic");
+  if (o.synthetic.empty() &&
+      (o.synth.layers || o.synth.experts || o.synth.vocab || !o.synthetic_dir.empty() || o.expert_format_given))
+    throw UsageError("--layers/--experts/--vocab/--synthetic-dir/--expert-format only apply to --synthetic");
   if (o.backend != "cpu" && o.backend != "cuda") throw UsageError("--backend: expected cpu or cuda, got '" + o.backend + "'");
   if (!o.prompt_ids.empty()) o.prompt_len = int(o.prompt_ids.size());
   return o;
@@ -514,15 +552,7 @@ int cmd_bench(const Args& args) {
   uint64_t weights_bytes = 0;  // tensor data of the checkpoint (file headers not counted)
   for (const auto& f : model->store().files())
     for (const auto& e : f->entries()) weights_bytes += f->tensor(e).nbytes;
-  double bytes_per_param = pc.total > 0 ? double(weights_bytes) / pc.total : 2.0;
-  if (const auto dt = model->dtypes(); dt.size() == 1) {
-    DType t;
-    if (dtype_from_name(dt[0], t)) bytes_per_param = double(dtype_size(t));
-  }
-  // Decode reads all weights of the token's path: attention, router, k experts, shared expert, norms,
-  // the lm_head in full, and one embedding row.
-  const double touched_params = pc.active - (c.tie_word_embeddings ? 0.0 : pc.embedding) + c.hidden_size;
-  const double touched_bytes = touched_params * bytes_per_param;
+  const double touched_bytes = decode_bytes_per_token(*model);
   const uint64_t kv_pos = kv_bytes_per_position(c);
   const uint64_t kv_used = kv_pos * uint64_t(o.prompt_len + o.gen);
   const int64_t peak = peak_rss_bytes();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/cpu/dot_kernels.h"
+#include "engine/cpu/mxfp4_kernels.h"
 #include "engine/cpu/tile_kernels.h"
 #include "engine/util/error.h"
 #include "engine/util/half.h"
@@ -67,22 +68,33 @@ detail::DotRowsFn fn_for(const TensorRef& W) {
     case DType::F32: return t.f32;
     case DType::BF16: return t.bf16;
     case DType::F16: return t.f16;
+    case DType::MXFP4: return g_simd ? &detail::mxfp4_rows_avx2 : &detail::mxfp4_rows_scalar;
     default: throw Error("tensor '" + W.name + "': dtype " + dtype_name(W.dtype) + " is not supported for matrices");
   }
 }
 
 using TileRows = detail::TileRowsFn;
 
+const detail::TileTable* best_tiles() {
+  static const detail::TileTable* best = detail::avx512_tile_table() ? detail::avx512_tile_table() : detail::avx2_tile_table();
+  return best;
+}
+
+// MXFP4 batches: rows decoded to fp32 panels, then the best fp32 tiles.
+void mxfp4_best_tiles(const float* x, int64_t ldx, int T, const void* w, int64_t K, int R, float* y, int64_t ldy) {
+  detail::mxfp4_tiles(best_tiles()->f32, x, ldx, T, w, K, R, y, ldy);
+}
+
 // Null when the scalar kernels are in use (they stay the reference for every batch size). AVX-512
 // tiles when the CPU has them (about 1.3x the AVX2 tiles on Zen 4), else AVX2.
 TileRows tile_fn_for(const TensorRef& W) {
-  static const detail::TileTable* best = detail::avx512_tile_table() ? detail::avx512_tile_table() : detail::avx2_tile_table();
-  const detail::TileTable* t = g_simd ? best : nullptr;
+  const detail::TileTable* t = g_simd ? best_tiles() : nullptr;
   if (!t) return nullptr;
   switch (W.dtype) {
     case DType::F32: return t->f32;
     case DType::BF16: return t->bf16;
     case DType::F16: return t->f16;
+    case DType::MXFP4: return &mxfp4_best_tiles;
     default: return nullptr;
   }
 }
@@ -94,8 +106,10 @@ void set_simd_enabled(bool on) { g_simd = on && detail::avx2_table() != nullptr;
 
 void check_matrix(const TensorRef& W, int64_t rows, int64_t cols) {
   if (!W.valid()) throw Error("missing weight tensor '" + W.name + "'");
-  if (W.dtype != DType::F32 && W.dtype != DType::BF16 && W.dtype != DType::F16)
-    throw Error("tensor '" + W.name + "': dtype " + dtype_name(W.dtype) + " is not supported (F32, BF16, F16)");
+  if (W.dtype != DType::F32 && W.dtype != DType::BF16 && W.dtype != DType::F16 && W.dtype != DType::MXFP4)
+    throw Error("tensor '" + W.name + "': dtype " + dtype_name(W.dtype) + " is not supported (F32, BF16, F16, MXFP4)");
+  if (W.dtype == DType::MXFP4 && W.cols() % 32 != 0)
+    throw Error("tensor '" + W.name + "': MXFP4 rows need a multiple of 32 columns, found " + std::to_string(W.cols()));
   if ((rows >= 0 && W.rows() != rows) || W.cols() != cols)
     throw Error("tensor '" + W.name + "': expected [" + std::to_string(rows) + ", " + std::to_string(cols) +
                 "], found [" + std::to_string(W.rows()) + ", " + std::to_string(W.cols()) + "]");
@@ -103,7 +117,7 @@ void check_matrix(const TensorRef& W, int64_t rows, int64_t cols) {
 
 void widen_row(const TensorRef& W, int64_t row, float* out) {
   const int64_t K = W.cols();
-  const std::byte* p = W.data + size_t(row * K) * dtype_size(W.dtype);
+  const std::byte* p = W.data + size_t(row) * row_bytes(W.dtype, K);
   switch (W.dtype) {
     case DType::F32: std::memcpy(out, p, size_t(K) * 4); return;
     case DType::BF16: {
@@ -124,7 +138,7 @@ void widen_row(const TensorRef& W, int64_t row, float* out) {
 float dot_row(const float* x, const TensorRef& W, int64_t row) {
   const int64_t K = W.cols();
   float y = 0.0f;
-  fn_for(W)(x, K, 1, W.data + size_t(row * K) * dtype_size(W.dtype), K, &y, 1);
+  fn_for(W)(x, K, 1, W.data + size_t(row) * row_bytes(W.dtype, K), K, &y, 1);
   return y;
 }
 
@@ -150,7 +164,7 @@ void linear_multi(ThreadPool& pool, const float* x, int64_t ldx, int T, const Li
     const TensorRef& W = *jobs[j].W;
     if (K < 0) K = W.cols();
     const TensorRef* b = (jobs[j].bias && jobs[j].bias->valid()) ? jobs[j].bias : nullptr;
-    prep[j] = {fn_for(W), W.data, size_t(W.cols()) * dtype_size(W.dtype), W.cols(), total, W.rows(),
+    prep[j] = {fn_for(W), W.data, row_bytes(W.dtype, W.cols()), W.cols(), total, W.rows(),
                (b && b->dtype == DType::F32) ? reinterpret_cast<const float*>(b->data) : nullptr, b, jobs[j].y, jobs[j].ldy};
     total += W.rows();
   }

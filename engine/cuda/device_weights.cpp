@@ -6,7 +6,9 @@
 #include <tuple>
 #include <utility>
 
+#include "engine/model/mxfp4.h"
 #include "engine/util/error.h"
+#include "engine/util/half.h"
 
 namespace moescope::cuda {
 
@@ -17,6 +19,7 @@ WType wtype_of(const TensorRef& t) {
     case DType::F32: return WType::F32;
     case DType::BF16: return WType::BF16;
     case DType::F16: return WType::F16;
+    case DType::MXFP4: return WType::BF16;  // dequantized on the host when uploaded (exact)
     default: throw Error("tensor '" + t.name + "': dtype " + dtype_name(t.dtype) + " is not supported by the CUDA backend");
   }
 }
@@ -49,6 +52,17 @@ class Planner {
       if (item.as_f32) {
         tmp = t.to_f32();
         MOESCOPE_CUDA_CHECK(cudaMemcpy(m_base + item.offset, tmp.data(), tmp.size() * sizeof(float), cudaMemcpyHostToDevice));
+      } else if (t.dtype == DType::MXFP4) {  // GPT-OSS experts: bf16 rows on the device
+        const int64_t K = t.cols();
+        tmp.resize(size_t(K));
+        std::vector<uint16_t> bf(size_t(t.numel()));
+        const size_t rb = row_bytes(DType::MXFP4, K);
+        for (int64_t r = 0; r < t.rows(); ++r) {
+          const auto* src = reinterpret_cast<const uint8_t*>(t.data) + size_t(r) * rb;
+          mxfp4::dequantize_row(src, src + K / 2, K, tmp.data());
+          for (int64_t i = 0; i < K; ++i) bf[size_t(r * K + i)] = f32_to_bf16(tmp[size_t(i)]);
+        }
+        MOESCOPE_CUDA_CHECK(cudaMemcpy(m_base + item.offset, bf.data(), bf.size() * 2, cudaMemcpyHostToDevice));
       } else {
         MOESCOPE_CUDA_CHECK(cudaMemcpy(m_base + item.offset, t.data, t.nbytes, cudaMemcpyHostToDevice));
       }
@@ -65,7 +79,9 @@ class Planner {
     const Key key{static_cast<const void*>(t.data), t.nbytes, as_f32};
     auto it = m_items.find(key);
     if (it == m_items.end()) {
-      const size_t bytes = as_f32 ? size_t(t.numel()) * sizeof(float) : t.nbytes;
+      const size_t bytes = as_f32 ? size_t(t.numel()) * sizeof(float)
+                           : t.dtype == DType::MXFP4 ? size_t(t.numel()) * 2  // dequantized to bf16
+                                                     : t.nbytes;
       Item item{&t, as_f32, m_total};
       m_total += (bytes + 255) / 256 * 256;  // 256-byte aligned: the vector loads need 16
       it = m_items.emplace(key, item).first;

@@ -16,9 +16,17 @@ void dequantize_row(const uint8_t* blocks, const uint8_t* scales, int64_t K, flo
     const int exp = int(scales[g]) - 127;
     const uint8_t* b = blocks + g * 16;
     float* o = out + g * 32;
+    if (exp > 127) {  // 2^128 is not a float: per value, as ldexp gives it (inf, or 0 for code 0)
+      for (int j = 0; j < 16; ++j) {
+        o[2 * j] = std::ldexp(kCodes[b[j] & 15], exp);
+        o[2 * j + 1] = std::ldexp(kCodes[b[j] >> 4], exp);
+      }
+      continue;
+    }
+    const float sc = std::ldexp(1.0f, exp);  // exact products: 2 significant bits times a power of two
     for (int j = 0; j < 16; ++j) {
-      o[2 * j] = std::ldexp(kCodes[b[j] & 15], exp);
-      o[2 * j + 1] = std::ldexp(kCodes[b[j] >> 4], exp);
+      o[2 * j] = kCodes[b[j] & 15] * sc;
+      o[2 * j + 1] = kCodes[b[j] >> 4] * sc;
     }
   }
 }

@@ -61,6 +61,16 @@ const std::map<std::string, const char*>& builtin_configs() {
         "mscale":1.0,"mscale_all_dim":1.0,"original_max_position_embeddings":4096,"type":"yarn"},
         "rope_theta":10000,"routed_scaling_factor":2.5,"scoring_func":"sigmoid","tie_word_embeddings":false,
         "topk_group":4,"topk_method":"noaux_tc","torch_dtype":"bfloat16","v_head_dim":128,"vocab_size":129280})"},
+      {"gpt-oss-20b", R"({"architectures":["GptOssForCausalLM"],"model_type":"gpt_oss","attention_bias":true,
+        "eos_token_id":200002,"pad_token_id":199999,"experts_per_token":4,"head_dim":64,"hidden_act":"silu",
+        "hidden_size":2880,"initial_context_length":4096,"initializer_range":0.02,"intermediate_size":2880,
+        "max_position_embeddings":131072,"num_attention_heads":64,"num_experts_per_tok":4,"num_hidden_layers":24,
+        "num_key_value_heads":8,"num_local_experts":32,"quantization_config":{"modules_to_not_convert":[
+        "model.layers.*.self_attn","model.layers.*.mlp.router","model.embed_tokens","lm_head"],"quant_method":"mxfp4"},
+        "rms_norm_eps":1e-05,"rope_scaling":{"beta_fast":32.0,"beta_slow":1.0,"factor":32.0,
+        "original_max_position_embeddings":4096,"rope_type":"yarn","truncate":false},"rope_theta":150000,
+        "sliding_window":128,"swiglu_limit":7.0,"tie_word_embeddings":false,"torch_dtype":"bfloat16",
+        "vocab_size":201088})"},
   };
   return m;
 }
@@ -71,15 +81,30 @@ const char* experts_key(const json& j) {
   return nullptr;
 }
 
-uint64_t bf16_bytes(const ModelConfig& c) { return uint64_t(std::llround(count_parameters(c).total)) * 2; }
+// Expert matrices written as MXFP4 (GPT-OSS as released): the rest is bf16.
+bool mxfp4_experts(const ModelConfig& c, const SyntheticOptions& o) { return c.family == Family::GptOss && o.gpt_oss_mxfp4; }
+
+uint64_t weight_bytes(const ModelConfig& c, bool mxfp4) {
+  const uint64_t total = uint64_t(std::llround(count_parameters(c).total));
+  if (!mxfp4) return total * 2;
+  const uint64_t expert = uint64_t(c.num_moe_layers()) * uint64_t(c.num_experts) * 3 * uint64_t(c.hidden_size) *
+                          uint64_t(c.moe_intermediate_size);
+  return (total - expert) * 2 + expert / 32 * 17;
+}
 
 // Sets num_hidden_layers to `layers`, keeping one dense layer first when the original had a dense prefix
-// (DeepSeek first_k_dense_replace) and dropping Qwen mlp_only_layers indices that no longer exist.
+// (DeepSeek first_k_dense_replace), dropping Qwen mlp_only_layers indices that no longer exist and cutting
+// GPT-OSS layer_types to the layers kept.
 void set_layers(json& j, int layers, int original) {
   j["num_hidden_layers"] = layers;
   if (j.contains("first_k_dense_replace") && j["first_k_dense_replace"].is_number_integer()) {
     const int fk = j["first_k_dense_replace"].get<int>();
     if (layers < original && fk > 0) j["first_k_dense_replace"] = layers >= 2 ? 1 : 0;
+  }
+  if (j.contains("layer_types") && j["layer_types"].is_array() && int(j["layer_types"].size()) > layers) {
+    json kept = json::array();  // GPT-OSS: the first `layers` entries (the alternation starts the same)
+    for (int i = 0; i < layers; ++i) kept.push_back(j["layer_types"][size_t(i)]);
+    j["layer_types"] = kept;
   }
   if (j.contains("mlp_only_layers") && j["mlp_only_layers"].is_array()) {
     json kept = json::array();
@@ -127,9 +152,9 @@ SyntheticPlan plan_synthetic(const std::string& name_or_config, const SyntheticO
   }
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw Error(where + ": not a JSON object");
-  j.erase("quantization_config");  // weights are written as bf16
+  const bool mxfp4 = mxfp4_experts(parse_model_config(j.dump(), where), opts);  // validates before any scaling
+  if (!mxfp4) j.erase("quantization_config");  // weights are written as bf16
   j["torch_dtype"] = "bfloat16";
-  (void)parse_model_config(j.dump(), where);  // validates before any scaling
 
   auto scale = [&](const std::string& key, int64_t to) {
     const int64_t from = j[key].get<int64_t>();
@@ -143,6 +168,7 @@ SyntheticPlan plan_synthetic(const std::string& name_or_config, const SyntheticO
     plan.scaled.push_back({key, from, to});
     j[key] = to;
   };
+  auto bf16_bytes = [mxfp4](const ModelConfig& c) { return weight_bytes(c, mxfp4); };
   auto bytes_now = [&] { return bf16_bytes(parse_model_config(j.dump(), where)); };
   const double budget = opts.max_weight_bytes;
   const int orig_layers = j.value("num_hidden_layers", 0);
@@ -201,13 +227,14 @@ SyntheticPlan plan_synthetic(const std::string& name_or_config, const SyntheticO
   plan.config_json = j.dump(2);
   plan.config = parse_model_config(plan.config_json, where);
   plan.weight_bytes = bf16_bytes(plan.config);
+  plan.mxfp4_experts = mxfp4;
   if (double(plan.weight_bytes) > budget && opts.layers <= 0 && opts.experts <= 0 && opts.vocab <= 0)
     throw Error(where + ": even the scaled model needs " + std::to_string(plan.weight_bytes >> 20) +
                 " MiB of weights, over the budget; give --layers/--experts explicitly");
   return plan;
 }
 
-std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c) {
+std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c, bool mxfp4) {
   std::vector<SyntheticTensor> out;
   using K = SyntheticTensor::Kind;
   auto add = [&](std::string name, std::vector<int64_t> shape, K kind = K::Matrix) {
@@ -269,6 +296,24 @@ std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c) {
       continue;
     }
     const int64_t E = c.num_experts;
+    if (c.family == Family::GptOss) {  // as released (MXFP4) or as save_pretrained writes it (bf16)
+      const int64_t I = c.moe_intermediate_size;
+      add(m + "router.weight", {E, H});
+      add(m + "router.bias", {E}, K::Bias);
+      add(s + "sinks", {c.num_heads}, K::Bias);
+      if (mxfp4) {
+        add(m + "experts.gate_up_proj_blocks", {E, 2 * I, H / 32, 16}, K::Mxfp4Blocks);
+        add(m + "experts.gate_up_proj_scales", {E, 2 * I, H / 32}, K::Mxfp4Scales);
+        add(m + "experts.down_proj_blocks", {E, H, I / 32, 16}, K::Mxfp4Blocks);
+        add(m + "experts.down_proj_scales", {E, H, I / 32}, K::Mxfp4Scales);
+      } else {
+        add(m + "experts.gate_up_proj", {E, H, 2 * I});
+        add(m + "experts.down_proj", {E, I, H});
+      }
+      add(m + "experts.gate_up_proj_bias", {E, 2 * I}, K::Bias);
+      add(m + "experts.down_proj_bias", {E, H}, K::Bias);
+      continue;
+    }
     add(m + "gate.weight", {E, H});
     if (c.score_correction_bias) add(m + "gate.e_score_correction_bias", {E}, K::Bias);
     for (int e = 0; e < c.num_experts; ++e) ffn(m + "experts." + std::to_string(e) + ".", c.moe_intermediate_size, mixtral);
@@ -280,7 +325,6 @@ std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c) {
         if (c.shared_expert_gate) add(m + "shared_expert_gate.weight", {1, H});
       }
     }
-    if (c.family == Family::GptOss) throw Error("synthetic checkpoints for gpt_oss are not implemented");
   }
   return out;
 }
@@ -295,14 +339,18 @@ void write_synthetic_checkpoint(const SyntheticPlan& plan, const std::string& di
     cfg << plan.config_json << "\n";
     if (!cfg) throw Error(dir + "/config.json: cannot write");
   }
-  const auto tensors = synthetic_tensors(plan.config);
+  const auto tensors = synthetic_tensors(plan.config, plan.mxfp4_experts);
+  auto is_u8 = [](const SyntheticTensor& t) {
+    return t.kind == SyntheticTensor::Mxfp4Blocks || t.kind == SyntheticTensor::Mxfp4Scales;
+  };
   json header = json::object();
   uint64_t offset = 0;
   for (const auto& t : tensors) {
     uint64_t n = 1;
     for (auto d : t.shape) n *= uint64_t(d);
-    header[t.name] = {{"dtype", "BF16"}, {"shape", t.shape}, {"data_offsets", {offset, offset + 2 * n}}};
-    offset += 2 * n;
+    const uint64_t bytes = is_u8(t) ? n : 2 * n;
+    header[t.name] = {{"dtype", is_u8(t) ? "U8" : "BF16"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
   }
   header["__metadata__"] = {{"format", "pt"}, {"moescope_synthetic", plan.source}};
   std::string htext = header.dump();
@@ -338,6 +386,28 @@ void write_synthetic_checkpoint(const SyntheticPlan& plan, const std::string& di
   for (const auto& t : tensors) {
     uint64_t n = 1;
     for (auto d : t.shape) n *= uint64_t(d);
+    if (is_u8(t)) {
+      // MXFP4: uniform random codes (rms value 2.93) with scale 2^-7, so weights have about initializer_range's std
+      // (0.023); bytes written two bf16 slots at a time.
+      const int scale = 127 + int(std::lround(std::log2(stdev / 2.93)));
+      while (n > 0) {
+        const size_t m = size_t(std::min<uint64_t>(n, buf.size() * 2));
+        auto* bytes = reinterpret_cast<uint8_t*>(buf.data());
+        for (size_t i = 0; i < m; ++i) {
+          if (t.kind == SyntheticTensor::Mxfp4Scales) {
+            bytes[i] = uint8_t(std::clamp(scale, 0, 254));
+            continue;
+          }
+          s ^= s << 13;
+          s ^= s >> 7;
+          s ^= s << 17;
+          bytes[i] = uint8_t(s >> 40);
+        }
+        put(bytes, m);
+        n -= m;
+      }
+      continue;
+    }
     while (n > 0) {
       const size_t m = size_t(std::min<uint64_t>(n, buf.size()));
       if (t.kind == SyntheticTensor::Norm) {

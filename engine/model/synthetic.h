@@ -14,7 +14,8 @@ struct SyntheticOptions {
   int layers = 0;   // num_hidden_layers; 0 = as many as fit the budget
   int experts = 0;  // routed experts per MoE layer; 0 = the config's, fewer only when one layer cannot fit
   int vocab = 0;    // vocab_size; 0 = the config's, 32768 when the embeddings alone take half the budget
-  double max_weight_bytes = 4.0 * 1024 * 1024 * 1024;  // budget for the bf16 weights
+  double max_weight_bytes = 4.0 * 1024 * 1024 * 1024;  // budget for the weights as written
+  bool gpt_oss_mxfp4 = true;  // GPT-OSS experts as released (MXFP4); false: bf16 as save_pretrained writes them
 };
 
 struct SyntheticScaling {
@@ -27,10 +28,12 @@ struct SyntheticPlan {
   std::string config_json;            // the scaled config.json text
   ModelConfig config;                 // parsed from config_json
   std::vector<SyntheticScaling> scaled;  // what was changed to fit
-  uint64_t weight_bytes = 0;          // bf16 bytes of every weight
+  uint64_t weight_bytes = 0;          // bytes of every weight as written (bf16; GPT-OSS experts MXFP4 by default)
+  bool mxfp4_experts = false;         // GPT-OSS expert matrices written as MXFP4 blocks + scales
 };
 
-// Built-in released configs: olmoe-1b-7b, qwen1.5-moe-a2.7b, qwen3-30b-a3b, mixtral-8x7b, deepseek-v3.
+// Built-in released configs: olmoe-1b-7b, qwen1.5-moe-a2.7b, qwen3-30b-a3b, mixtral-8x7b, deepseek-v3,
+// gpt-oss-20b.
 std::vector<std::string> synthetic_names();
 // config.json text of a built-in name; throws Error listing the names when unknown.
 std::string synthetic_config_json(const std::string& name);
@@ -43,9 +46,10 @@ SyntheticPlan plan_synthetic(const std::string& name_or_config, const SyntheticO
 struct SyntheticTensor {
   std::string name;
   std::vector<int64_t> shape;
-  enum Kind { Matrix, Norm, Bias, Embedding } kind = Matrix;  // random / ones / small random / random, std 1
+  // random / ones / small random / random, std 1 / MXFP4 codes (U8) / MXFP4 scales (U8)
+  enum Kind { Matrix, Norm, Bias, Embedding, Mxfp4Blocks, Mxfp4Scales } kind = Matrix;
 };
-std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& cfg);
+std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& cfg, bool mxfp4_experts = false);
 
 // Writes dir/config.json and dir/model.safetensors (bf16, uniform random weights with the std of
 // initializer_range, norms 1, token embeddings with std 1: see synthetic.cpp), streamed in small chunks so

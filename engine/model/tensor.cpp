@@ -1,8 +1,10 @@
 // dtype helpers and fp32 widening for TensorRef.
 #include "engine/model/tensor.h"
 
+#include <cmath>
 #include <cstring>
 
+#include "engine/model/mxfp4.h"
 #include "engine/util/error.h"
 #include "engine/util/half.h"
 
@@ -14,8 +16,14 @@ size_t dtype_size(DType t) {
     case DType::F32: case DType::I32: return 4;
     case DType::F16: case DType::BF16: case DType::I16: return 2;
     case DType::I8: case DType::U8: case DType::BOOL: return 1;
+    case DType::MXFP4: return 0;
   }
   return 0;
+}
+
+size_t row_bytes(DType t, int64_t cols) {
+  if (t == DType::MXFP4) return size_t(cols / 2 + cols / 32);
+  return size_t(cols) * dtype_size(t);
 }
 
 const char* dtype_name(DType t) {
@@ -30,6 +38,7 @@ const char* dtype_name(DType t) {
     case DType::I8: return "I8";
     case DType::U8: return "U8";
     case DType::BOOL: return "BOOL";
+    case DType::MXFP4: return "MXFP4";
   }
   return "?";
 }
@@ -48,14 +57,20 @@ TensorRef TensorRef::slice_rows(int64_t first, int64_t count) const {
   if (shape.empty() || first < 0 || count < 0 || first + count > shape[0])
     throw Error("tensor '" + name + "': row slice out of range");
   TensorRef r = *this;
-  const size_t row_bytes = size_t(cols()) * dtype_size(dtype);
+  const size_t rb = row_bytes(dtype, cols());
   r.shape[0] = count;
-  r.data = data + size_t(first) * row_bytes;
-  r.nbytes = size_t(count) * row_bytes;
+  r.data = data + size_t(first) * rb;
+  r.nbytes = size_t(count) * rb;
   return r;
 }
 
 float TensorRef::at(int64_t i) const {
+  if (dtype == DType::MXFP4) {
+    const int64_t K = cols(), k = i % K;
+    const auto* row = reinterpret_cast<const uint8_t*>(data) + size_t(i / K) * row_bytes(dtype, K);
+    const uint8_t code = k % 2 ? row[k / 2] >> 4 : row[k / 2] & 15;
+    return std::ldexp(mxfp4::code_value(code), int(row[K / 2 + k / 32]) - 127);
+  }
   const std::byte* p = data + size_t(i) * dtype_size(dtype);
   switch (dtype) {
     case DType::F32: { float v; std::memcpy(&v, p, 4); return v; }
@@ -67,6 +82,7 @@ float TensorRef::at(int64_t i) const {
     case DType::I16: { int16_t v; std::memcpy(&v, p, 2); return float(v); }
     case DType::I8: return float(int8_t(p[0]));
     case DType::U8: case DType::BOOL: return float(uint8_t(p[0]));
+    case DType::MXFP4: break;
   }
   return 0.0f;
 }

@@ -8,11 +8,15 @@
 
 namespace moescope {
 
-enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL };
+// MXFP4 is not a safetensors dtype (checkpoints store it as U8 blocks + scales); it is the engine's
+// in-memory form of GPT-OSS experts: each row of K values (K a multiple of 32) is K/2 bytes of FP4 codes,
+// two per byte, low nibble first, then K/32 E8M0 scale bytes (engine/model/mxfp4.h).
+enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL, MXFP4 };
 
-size_t dtype_size(DType t);
-const char* dtype_name(DType t);     // safetensors spelling: "F32", "BF16", ...
-bool dtype_from_name(const std::string& s, DType& out);
+size_t dtype_size(DType t);          // bytes per element; 0 for MXFP4 (use row_bytes)
+size_t row_bytes(DType t, int64_t cols);  // bytes of one row of `cols` elements
+const char* dtype_name(DType t);     // safetensors spelling: "F32", "BF16", ...; "MXFP4"
+bool dtype_from_name(const std::string& s, DType& out);  // safetensors dtypes only
 
 struct TensorRef {
   std::string name;              // checkpoint tensor name (for error messages)

@@ -235,7 +235,8 @@ TEST(Synthetic, BuiltinConfigsKeepThePublishedShapesAndFitTheBudget) {
                                                     {"qwen1.5-moe-a2.7b", "Qwen1.5-MoE-A2.7B.json"},
                                                     {"qwen3-30b-a3b", "Qwen3-30B-A3B.json"},
                                                     {"mixtral-8x7b", "Mixtral-8x7B-v0.1.json"},
-                                                    {"deepseek-v3", "DeepSeek-V3.json"}};
+                                                    {"deepseek-v3", "DeepSeek-V3.json"},
+                                                    {"gpt-oss-20b", "gpt-oss-20b.json"}};
   ASSERT_EQ(moescope::synthetic_names().size(), files.size());
   for (const auto& [name, file] : files) {
     SCOPED_TRACE(name);
@@ -263,6 +264,61 @@ TEST(Synthetic, BuiltinConfigsKeepThePublishedShapesAndFitTheBudget) {
   const auto p = moescope::plan_synthetic("olmoe-1b-7b", {.layers = 1});
   EXPECT_EQ(p.weight_bytes, uint64_t(2 * moescope::count_parameters(p.config).total));
   EXPECT_EQ(p.config.num_layers, 1);
+}
+
+// GPT-OSS as released: MXFP4 experts (blocks + scales, U8) beside bf16 weights, read by the ordinary loader;
+// or, with --expert-format bf16, the fused layout save_pretrained writes. Same architecture either way.
+TEST(Synthetic, GptOssCheckpointsInBothExpertFormats) {
+  // gpt-oss-20b's config with narrower layers, so that the test stays small.
+  json c = read_json(moescope::test::fixtures_dir() + "/configs/gpt-oss-20b.json");
+  c["hidden_size"] = 256;
+  c["intermediate_size"] = 128;
+  c["num_attention_heads"] = 8;
+  c["num_key_value_heads"] = 2;
+  c["head_dim"] = 32;
+  c["num_local_experts"] = 8;
+  const std::string cfg_path = moescope::test::temp_dir("synth-gptoss-config") + "/config.json";
+  std::ofstream(cfg_path) << c.dump();
+  std::map<bool, std::shared_ptr<const moescope::Model>> models;
+  for (bool mxfp4 : {true, false}) {
+    SCOPED_TRACE(mxfp4);
+    moescope::SyntheticOptions o;
+    o.layers = 2;
+    o.vocab = 1024;
+    o.gpt_oss_mxfp4 = mxfp4;
+    const auto plan = moescope::plan_synthetic(cfg_path, o);
+    EXPECT_EQ(plan.mxfp4_experts, mxfp4);
+    const std::string dir = moescope::test::temp_dir(mxfp4 ? "synth-gptoss-mxfp4" : "synth-gptoss-bf16");
+    moescope::write_synthetic_checkpoint(plan, dir, 5);
+    EXPECT_EQ(tensor_bytes(dir + "/model.safetensors"), plan.weight_bytes);
+    const json cfg = read_json(dir + "/config.json");
+    EXPECT_EQ(cfg.contains("quantization_config"), mxfp4);
+    EXPECT_EQ(cfg["layer_types"], json({"sliding_attention", "full_attention"}));  // cut to the 2 layers kept
+    auto m = moescope::Model::load(dir);
+    for (const auto& w : m->config().warnings) EXPECT_EQ(w.find("quantization"), std::string::npos) << w;
+    const std::vector<std::string> dtypes = mxfp4 ? std::vector<std::string>{"BF16", "MXFP4"} : std::vector<std::string>{"BF16"};
+    EXPECT_EQ(m->dtypes(), dtypes);
+    EXPECT_EQ(moescope::count_weight_parameters(m->weights()), int64_t(moescope::count_parameters(m->config()).total));
+    // Expert weights with about initializer_range's spread (0.02), not zeros or huge values.
+    const moescope::TensorRef& g = m->weights().layers[1].moe.experts[3].gate;
+    double ss = 0;
+    for (int64_t i = 0; i < 4096; ++i) ss += double(g.at(i)) * g.at(i);
+    const double rms = std::sqrt(ss / 4096);
+    EXPECT_GT(rms, 0.012);
+    EXPECT_LT(rms, 0.035);
+    models[mxfp4] = m;
+  }
+  EXPECT_EQ(moescope::count_weight_parameters(models[true]->weights()),
+            moescope::count_weight_parameters(models[false]->weights()));
+  const ProcResult r = run_bench("--synthetic '" + cfg_path + "' --layers 1 --vocab 1024 --prompt-len 8 --gen 3 "
+                                 "--reps 1 --no-stream --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["family"], "gpt_oss");
+  EXPECT_EQ(j["config"]["dtypes"], json({"BF16", "MXFP4"}));
+  EXPECT_EQ(j["greedy_ids"].size(), 3u);
+  EXPECT_NE(run_bench("--synthetic gpt-oss-20b --expert-format fp8").err.find("--expert-format must be mxfp4 or bf16"),
+            std::string::npos);
 }
 
 // Random weights must not route every token to the same experts (with embeddings at initializer_range they

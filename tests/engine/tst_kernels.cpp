@@ -17,6 +17,7 @@
 #include "engine/model/model_config.h"
 #include "engine/routing/strategy.h"
 #include "engine/util/half.h"
+#include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 
 using namespace moescope;
@@ -113,6 +114,71 @@ TEST_P(LinearTest, MatchesDoubleReference) {
 INSTANTIATE_TEST_SUITE_P(AllDtypes, LinearTest,
                          ::testing::Combine(::testing::Values(DType::F32, DType::BF16, DType::F16),
                                             ::testing::Values(false, true)));
+
+// MXFP4 rows (GPT-OSS experts): random codes and scales, against a decode written from the OCP spec here
+// (sign, 2-bit exponent with bias 1, 1 mantissa bit; exponent 0 subnormal) in double precision. Token counts
+// cover the row dots (1), the tiles (3..17) and, on AVX-512 machines, the broadcast kernel (40); N = 37 leaves
+// a partial 16-row panel.
+TEST(Kernels, Mxfp4LinearMatchesDoubleReference) {
+  auto e2m1 = [](int code) {
+    const int exp = (code >> 1) & 3, man = code & 1;
+    const double mag = exp == 0 ? man * 0.5 : (1.0 + man * 0.5) * std::ldexp(1.0, exp - 1);
+    return code & 8 ? -mag : mag;
+  };
+  ThreadPool pool(2);
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> byte(0, 255), scale(118, 130);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (bool simd : {false, true}) {
+    cpu::set_simd_enabled(simd);
+    for (int K : {32, 64, 96, 320}) {
+      const int N = 37;
+      const size_t rb = size_t(K / 2 + K / 32);
+      std::vector<uint8_t> bytes(N * rb);
+      std::vector<double> exact(size_t(N) * K);
+      for (int n = 0; n < N; ++n) {
+        uint8_t* row = bytes.data() + n * rb;
+        for (int i = 0; i < K / 2; ++i) row[i] = uint8_t(byte(rng));
+        for (int g = 0; g < K / 32; ++g) row[K / 2 + g] = uint8_t(scale(rng));
+        for (int k = 0; k < K; ++k) {
+          const int code = k % 2 ? row[k / 2] >> 4 : row[k / 2] & 15;
+          exact[size_t(n) * K + k] = e2m1(code) * std::ldexp(1.0, int(row[K / 2 + k / 32]) - 127);
+        }
+      }
+      TensorRef W;
+      W.name = "test.mxfp4";
+      W.dtype = DType::MXFP4;
+      W.shape = {N, K};
+      W.data = reinterpret_cast<const std::byte*>(bytes.data());
+      W.nbytes = bytes.size();
+      for (int k = 0; k < K; ++k) ASSERT_EQ(double(W.at(5 * int64_t(K) + k)), exact[size_t(5) * K + k]) << k;
+      for (int T : {1, 3, 4, 9, 17, 40}) {
+        const int ldx = K + 1, ldy = N + 2;
+        std::vector<float> x(size_t(T) * ldx);
+        for (auto& v : x) v = nd(rng);
+        std::vector<float> y(size_t(T) * ldy, -999.0f);
+        cpu::linear(pool, x.data(), ldx, T, W, nullptr, y.data(), ldy);
+        for (int t = 0; t < T; ++t) {
+          for (int n = 0; n < N; ++n) {
+            double ref = 0;
+            for (int k = 0; k < K; ++k) ref += double(x[size_t(t) * ldx + k]) * exact[size_t(n) * K + k];
+            ASSERT_NEAR(y[size_t(t) * ldy + n], ref, 1e-4 * (1.0 + std::sqrt(double(K))))
+                << "simd " << simd << " K=" << K << " T=" << T << " t=" << t << " n=" << n;
+          }
+          ASSERT_EQ(y[size_t(t) * ldy + N], -999.0f);
+        }
+      }
+    }
+  }
+  cpu::set_simd_enabled(true);
+  TensorRef bad;
+  bad.name = "odd.mxfp4";
+  bad.dtype = DType::MXFP4;
+  bad.shape = {2, 48};
+  std::vector<uint8_t> b(2 * (24 + 1));
+  bad.data = reinterpret_cast<const std::byte*>(b.data());
+  EXPECT_THROW(cpu::check_matrix(bad, 2, 48), Error);
+}
 
 TEST(Kernels, LinearMultiEqualsSeparateLinears) {
   ThreadPool pool(2);

@@ -510,7 +510,7 @@ TEST(GptOssLoad, FusedExpertsAreTransposedAndDeinterleaved) {
   EXPECT_HAS(m->weights().conversions[0], "transposed and de-interleaved");
 }
 
-TEST(GptOssLoad, Mxfp4ExpertsDequantizeExactly) {
+TEST(GptOssLoad, Mxfp4ExpertsKeepTheirExactValues) {
   auto m = Model::load(test::model_fixture("gpt_oss_mxfp4"));
   const ModelConfig& c = m->config();
   EXPECT_TRUE(c.warnings.empty()) << c.warnings.front();  // quantization_config mxfp4 is understood
@@ -528,7 +528,10 @@ TEST(GptOssLoad, Mxfp4ExpertsDequantizeExactly) {
     const auto& ex = m->weights().layers[size_t(l)].moe.experts;
     for (int64_t e = 0; e < E; ++e) {
       const FfnWeights& x = ex[size_t(e)];
-      ASSERT_EQ(x.gate.dtype, DType::BF16);
+      ASSERT_EQ(x.gate.dtype, DType::MXFP4);
+      // 4.25 bits per weight in memory, as in the file
+      ASSERT_EQ(x.gate.nbytes, size_t(I * (H / 2 + H / 32)));
+      ASSERT_EQ(x.down.nbytes, size_t(H * (I / 2 + I / 32)));
       for (int64_t i = 0; i < I; ++i)
         for (int64_t h = 0; h < H; ++h) {
           // rows of gate_up_proj are output features, gate and up interleaved
@@ -544,9 +547,9 @@ TEST(GptOssLoad, Mxfp4ExpertsDequantizeExactly) {
   EXPECT_GT(nonzero, 0);
   // Parameters count what the blocks encode (two per byte), as the architecture does.
   EXPECT_EQ(count_weight_parameters(m->weights()), int64_t(count_parameters(c).total));
-  EXPECT_EQ(m->dtypes(), std::vector<std::string>{"BF16"});
+  EXPECT_EQ(m->dtypes(), (std::vector<std::string>{"BF16", "MXFP4"}));
   ASSERT_EQ(m->weights().conversions.size(), 1u);
-  EXPECT_HAS(m->weights().conversions[0], "MXFP4");
+  EXPECT_HAS(m->weights().conversions[0], "MXFP4 experts kept as MXFP4");
 }
 
 TEST(GptOssLoadErrors, Mxfp4TensorsWithTheWrongDtypeShapeOrMissing) {

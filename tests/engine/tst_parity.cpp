@@ -193,7 +193,7 @@ namespace {
 // The scalar kernels (the fallback on CPUs without AVX2/FMA/F16C) must match as well.
 TEST(ScalarKernels, MatchTransformers) {
   cpu::set_simd_enabled(false);
-  for (const std::string family : {"mixtral", "deepseek_v3"}) {
+  for (const std::string family : {"mixtral", "deepseek_v3", "gpt_oss_mxfp4"}) {
     const Reference ref(test::model_reference(family));
     const FullForward f = run_full(Model::load(test::model_fixture(family)), ref.ids("input_ids"));
     EXPECT_LE(max_abs_diff(f.logits, ref.floats("logits")), 1e-4) << family;

@@ -6,17 +6,15 @@
 //    interleaved along the last axis: gate = [..., 0::2], up = [..., 1::2]) and `experts.down_proj` [E, I, H],
 //    in any float dtype (kept);
 //  - the released checkpoints: MXFP4 `experts.{gate_up,down}_proj_{blocks,scales}` (engine/model/mxfp4.h),
-//    rows = output features (gate_up rows interleaved the same way), dequantized to bf16 (exact).
+//    rows = output features (gate_up rows interleaved the same way), kept as MXFP4 (DType::MXFP4 rows: codes
+//    then scales, tensor.h) with gate and up rows de-interleaved.
 // Biases `experts.gate_up_proj_bias` [E, 2I] (interleaved) and `experts.down_proj_bias` [E, H] in both.
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <thread>
 
 #include "engine/model/families/family.h"
-#include "engine/model/mxfp4.h"
 #include "engine/util/error.h"
-#include "engine/util/half.h"
 
 namespace moescope::families {
 
@@ -67,7 +65,7 @@ TensorRef view(std::string name, DType dtype, std::vector<int64_t> shape, const 
   t.dtype = dtype;
   t.shape = std::move(shape);
   t.data = data;
-  t.nbytes = size_t(t.numel()) * dtype_size(dtype);
+  t.nbytes = size_t(t.shape.empty() ? 1 : t.shape[0]) * row_bytes(dtype, t.cols());
   return t;
 }
 
@@ -84,15 +82,15 @@ void for_each_expert(int E, F&& f) {
   for (auto& th : pool) th.join();
 }
 
-struct ExpertBuffers {  // one layer: gate [E][I][H], up [E][I][H], down [E][H][I], in `dtype`
+struct ExpertBuffers {  // one layer: gate [E][I] rows of H, up [E][I] rows of H, down [E][H] rows of I
   DType dtype;
   std::byte *gate, *up, *down;
 };
 
 ExpertBuffers alloc_experts(ModelWeights& w, DType dtype, int64_t E, int64_t H, int64_t I) {
-  const size_t es = dtype_size(dtype);
-  std::byte* p = own(w, size_t(E * I * H * 3) * es);
-  return {dtype, p, p + size_t(E * I * H) * es, p + size_t(2 * E * I * H) * es};
+  const size_t gate_bytes = size_t(E * I) * row_bytes(dtype, H), down_bytes = size_t(E * H) * row_bytes(dtype, I);
+  std::byte* p = own(w, 2 * gate_bytes + down_bytes);
+  return {dtype, p, p + gate_bytes, p + 2 * gate_bytes};
 }
 
 // save_pretrained layout: gate_up [E, H, 2I], down [E, I, H] -> [out, in] per expert, same dtype.
@@ -114,30 +112,19 @@ void repack_fused(const TensorRef& gu, const TensorRef& dn, const ExpertBuffers&
   });
 }
 
-void store_bf16(const float* v, int64_t n, std::byte* dst) {
-  for (int64_t i = 0; i < n; ++i) {
-    const uint16_t b = f32_to_bf16(v[i]);
-    std::memcpy(dst + size_t(i) * 2, &b, 2);
-  }
-}
-
-// Released layout: MXFP4 rows (gate_up rows 2i = gate i, 2i+1 = up i; down rows = hidden) -> bf16.
-void dequantize_experts(const TensorRef& gu_b, const TensorRef& gu_s, const TensorRef& dn_b, const TensorRef& dn_s,
-                        const ExpertBuffers& out, int64_t E, int64_t H, int64_t I) {
-  auto u8 = [](const TensorRef& t) { return reinterpret_cast<const uint8_t*>(t.data); };
+// Released layout: MXFP4 blocks [E, rows, K/32, 16] + scales [E, rows, K/32] -> engine MXFP4 rows (codes, then
+// scales; tensor.h), gate_up rows 2i -> gate row i, 2i+1 -> up row i. Values are not touched.
+void repack_mxfp4(const TensorRef& gu_b, const TensorRef& gu_s, const TensorRef& dn_b, const TensorRef& dn_s,
+                  const ExpertBuffers& out, int64_t E, int64_t H, int64_t I) {
+  const size_t rh = row_bytes(DType::MXFP4, H), ri = row_bytes(DType::MXFP4, I);
+  auto put = [](std::byte* dst, const TensorRef& blocks, const TensorRef& scales, int64_t row, int64_t K) {
+    std::memcpy(dst, blocks.data + size_t(row * (K / 2)), size_t(K / 2));
+    std::memcpy(dst + K / 2, scales.data + size_t(row * (K / 32)), size_t(K / 32));
+  };
   for_each_expert(int(E), [&](int e) {
-    std::vector<float> row(size_t(std::max(H, I)));
-    for (int64_t r = 0; r < 2 * I; ++r) {
-      const int64_t at = e * 2 * I + r;
-      mxfp4::dequantize_row(u8(gu_b) + at * (H / 2), u8(gu_s) + at * (H / 32), H, row.data());
-      std::byte* dst = (r % 2 == 0 ? out.gate : out.up) + size_t((e * I + r / 2) * H) * 2;
-      store_bf16(row.data(), H, dst);
-    }
-    for (int64_t h = 0; h < H; ++h) {
-      const int64_t at = e * H + h;
-      mxfp4::dequantize_row(u8(dn_b) + at * (I / 2), u8(dn_s) + at * (I / 32), I, row.data());
-      store_bf16(row.data(), I, out.down + size_t((e * H + h) * I) * 2);
-    }
+    for (int64_t r = 0; r < 2 * I; ++r)
+      put((r % 2 == 0 ? out.gate : out.up) + size_t(e * I + r / 2) * rh, gu_b, gu_s, e * 2 * I + r, H);
+    for (int64_t h = 0; h < H; ++h) put(out.down + size_t(e * H + h) * ri, dn_b, dn_s, e * H + h, I);
   });
 }
 
@@ -176,8 +163,8 @@ void bind_gpt_oss(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
         w.unconverted_params += 2 * (gu_b.numel() + dn_b.numel());  // two FP4 values per byte; scales are not parameters
         any_mxfp4 = true;
       } else if (gu_b.valid() && gu_s.valid() && dn_b.valid() && dn_s.valid()) {
-        buf = alloc_experts(w, DType::BF16, E, H, I);
-        dequantize_experts(gu_b, gu_s, dn_b, dn_s, buf, E, H, I);
+        buf = alloc_experts(w, DType::MXFP4, E, H, I);
+        repack_mxfp4(gu_b, gu_s, dn_b, dn_s, buf, E, H, I);
         bound = any_mxfp4 = true;
       }
     } else {
@@ -209,16 +196,16 @@ void bind_gpt_oss(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
         std::memcpy(gb + size_t(e * 2 * I + i) * bs, gu_bias.data + size_t(e * 2 * I + 2 * i) * bs, bs);
         std::memcpy(gb + size_t(e * 2 * I + I + i) * bs, gu_bias.data + size_t(e * 2 * I + 2 * i + 1) * bs, bs);
       }
-    const size_t es = dtype_size(buf.dtype);
+    const size_t gr = row_bytes(buf.dtype, H), dr = row_bytes(buf.dtype, I);
     const std::string src = mxfp4 ? px + "gate_up_proj_blocks" : px + "gate_up_proj";
     const std::string dsrc = mxfp4 ? px + "down_proj_blocks" : px + "down_proj";
     L.moe.experts.assign(size_t(E), FfnWeights{});
     for (int64_t e = 0; e < E; ++e) {
       FfnWeights& f = L.moe.experts[size_t(e)];
       const std::string ix = "[" + std::to_string(e) + "]";
-      f.gate = view(src + ix + " gate", buf.dtype, {I, H}, buf.gate + size_t(e * I * H) * es);
-      f.up = view(src + ix + " up", buf.dtype, {I, H}, buf.up + size_t(e * I * H) * es);
-      f.down = view(dsrc + ix, buf.dtype, {H, I}, buf.down + size_t(e * H * I) * es);
+      f.gate = view(src + ix + " gate", buf.dtype, {I, H}, buf.gate + size_t(e * I) * gr);
+      f.up = view(src + ix + " up", buf.dtype, {I, H}, buf.up + size_t(e * I) * gr);
+      f.down = view(dsrc + ix, buf.dtype, {H, I}, buf.down + size_t(e * H) * dr);
       f.gate_bias = view(gu_bias.name + ix + " gate", gu_bias.dtype, {I}, gb + size_t(e * 2 * I) * bs);
       f.up_bias = view(gu_bias.name + ix + " up", gu_bias.dtype, {I}, gb + size_t(e * 2 * I + I) * bs);
       TensorRef db = dn_bias.slice_rows(e, 1);
@@ -227,13 +214,9 @@ void bind_gpt_oss(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
       f.down_bias = db;
     }
   }
-  if (any_mxfp4) {
-    const double mib = double(c.num_layers) * double(E) * 3.0 * double(H) * double(I) * 2.0 / (1 << 20);
-    char text[160];
-    std::snprintf(text, sizeof text, "experts stored as MXFP4: dequantized to BF16 at load (exact; %.*f MiB in memory)",
-                  mib < 10 ? 2 : 0, mib);
-    w.conversions.push_back(text);
-  }
+  if (any_mxfp4)
+    w.conversions.push_back("MXFP4 experts kept as MXFP4 (4.25 bits per weight; decoded to fp32 inside the CPU kernels, "
+                            "dequantized to BF16 when uploaded to a GPU); gate and up rows de-interleaved at load");
   if (any_repacked)
     w.conversions.push_back("fused experts (gate_up_proj [E, H, 2I], down_proj [E, I, H]) transposed and de-interleaved at load");
 }
