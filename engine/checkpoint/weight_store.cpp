@@ -7,6 +7,9 @@
 #include <map>
 #include <sstream>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "engine/util/error.h"
@@ -122,7 +125,24 @@ const SafetensorsEntry* WeightStore::find(const std::string& name) const {
 TensorRef WeightStore::get(const std::string& name) const {
   auto it = m_index.find(name);
   if (it == m_index.end()) throw Error(m_location + ": checkpoint has no tensor '" + name + "'");
+  if (m_released.count(name))
+    throw Error(m_location + ": tensor '" + name + "' was converted at load and its stored bytes released");
   return it->second.file->tensor(*it->second.entry);
+}
+
+uint64_t WeightStore::release(const std::string& name) {
+  const TensorRef t = get(name);
+  m_released.insert(name);
+  return release_pages(t.data, t.nbytes);
+}
+
+uint64_t WeightStore::release_pages(const std::byte* p, size_t n) {
+  static const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
+  if (end <= begin) return 0;  // no whole page inside (neighbours may still be in use)
+  if (::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) != 0) return 0;
+  return end - begin;
 }
 
 const std::string& WeightStore::file_of(const std::string& name) const {

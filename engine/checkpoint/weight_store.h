@@ -3,6 +3,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -33,6 +34,13 @@ class WeightStore {
   bool contains(const std::string& name) const { return m_index.count(name) != 0; }
   const SafetensorsEntry* find(const std::string& name) const;  // nullptr when absent
   TensorRef get(const std::string& name) const;                 // throws Error naming the checkpoint
+  // For a tensor the loader converted into memory of its own (GPT-OSS experts) and will not read again: its
+  // whole pages go back to the system (mapped: dropped, a later read would fault them in from the file;
+  // resident: freed). get() of it afterwards throws. Returns the bytes released.
+  uint64_t release(const std::string& name);
+  // The whole pages inside [p, p + n) of a tensor being converted, before release() of the whole tensor (so that a
+  // conversion in parts never holds both copies). Thread-safe.
+  static uint64_t release_pages(const std::byte* p, size_t n);
   const std::string& file_of(const std::string& name) const;   // path of the file holding `name`
   std::vector<std::string> names() const;                       // sorted
 
@@ -52,6 +60,7 @@ class WeightStore {
   std::vector<std::unique_ptr<SafetensorsFile>> m_files;
   std::unordered_map<std::string, Slot> m_index;
   std::vector<std::string> m_warnings;
+  std::set<std::string> m_released;
 };
 
 }  // namespace moescope

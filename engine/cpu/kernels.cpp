@@ -68,7 +68,9 @@ detail::DotRowsFn fn_for(const TensorRef& W) {
     case DType::F32: return t.f32;
     case DType::BF16: return t.bf16;
     case DType::F16: return t.f16;
-    case DType::MXFP4: return g_simd ? &detail::mxfp4_rows_avx2 : &detail::mxfp4_rows_scalar;
+    case DType::MXFP4:
+      return !g_simd ? &detail::mxfp4_rows_scalar
+                     : detail::mxfp4_avx512() ? &detail::mxfp4_rows_avx512 : &detail::mxfp4_rows_avx2;
     default: throw Error("tensor '" + W.name + "': dtype " + dtype_name(W.dtype) + " is not supported for matrices");
   }
 }
@@ -138,7 +140,9 @@ void widen_row(const TensorRef& W, int64_t row, float* out) {
 float dot_row(const float* x, const TensorRef& W, int64_t row) {
   const int64_t K = W.cols();
   float y = 0.0f;
-  fn_for(W)(x, K, 1, W.data + size_t(row) * row_bytes(W.dtype, K), K, &y, 1);
+  const detail::DotRowsFn fn = fn_for(W);
+  if (fn == &detail::mxfp4_rows_avx512) x = detail::mxfp4_block_order(x, K, 1, K);
+  fn(x, K, 1, W.data + size_t(row) * row_bytes(W.dtype, K), K, &y, 1);
   return y;
 }
 
@@ -155,6 +159,8 @@ void linear_multi(ThreadPool& pool, const float* x, int64_t ldx, int T, const Li
     const TensorRef* bias_ref;
     float* y;
     int64_t ldy;
+    const float* x;  // the activations as this job's kernel wants them
+    int64_t ldx;
   };
   Prepared prep[4];
   if (njobs > 4) throw Error("linear_multi: at most 4 jobs");
@@ -165,7 +171,8 @@ void linear_multi(ThreadPool& pool, const float* x, int64_t ldx, int T, const Li
     if (K < 0) K = W.cols();
     const TensorRef* b = (jobs[j].bias && jobs[j].bias->valid()) ? jobs[j].bias : nullptr;
     prep[j] = {fn_for(W), W.data, row_bytes(W.dtype, W.cols()), W.cols(), total, W.rows(),
-               (b && b->dtype == DType::F32) ? reinterpret_cast<const float*>(b->data) : nullptr, b, jobs[j].y, jobs[j].ldy};
+               (b && b->dtype == DType::F32) ? reinterpret_cast<const float*>(b->data) : nullptr, b, jobs[j].y, jobs[j].ldy,
+               x, ldx};
     total += W.rows();
   }
   // Enough work per chunk that handing it to another thread pays off (~64k multiply-adds, a few
@@ -176,6 +183,14 @@ void linear_multi(ThreadPool& pool, const float* x, int64_t ldx, int T, const Li
   TileRows tile_fns[4] = {};
   if (T >= 2)
     for (int j = 0; j < njobs; ++j) tile_fns[j] = tile_fn_for(*jobs[j].W);
+  // MXFP4 kernels on AVX-512 (row dots and panels) read the activations in block order: reordered once here.
+  const float* block_x = nullptr;
+  for (int j = 0; j < njobs; ++j)
+    if (prep[j].fn == &detail::mxfp4_rows_avx512) {
+      if (!block_x) block_x = detail::mxfp4_block_order(x, ldx, T, K);
+      prep[j].x = block_x;
+      prep[j].ldx = K;
+    }
   pool.parallel_for(total, grain, [&](int64_t begin, int64_t end, int) {
     int j = 0;
     for (int64_t r = begin; r < end;) {
@@ -186,9 +201,9 @@ void linear_multi(ThreadPool& pool, const float* x, int64_t ldx, int T, const Li
       int64_t count = 1;
       if (tile_fns[j]) {
         count = std::min(end, p.first_row + p.rows) - r;
-        tile_fns[j](x, ldx, T, p.w + size_t(n) * p.row_bytes, p.K, int(count), y, p.ldy);
+        tile_fns[j](p.x, p.ldx, T, p.w + size_t(n) * p.row_bytes, p.K, int(count), y, p.ldy);
       } else {
-        p.fn(x, ldx, T, p.w + size_t(n) * p.row_bytes, p.K, y, p.ldy);
+        p.fn(p.x, p.ldx, T, p.w + size_t(n) * p.row_bytes, p.K, y, p.ldy);
       }
       if (p.bias_ref)
         for (int64_t c = 0; c < count; ++c) {

@@ -54,7 +54,7 @@ struct ModelWeights {
   std::vector<LayerWeights> layers;
   // Weights the loader had to rewrite rather than map (GPT-OSS: fused experts transposed and de-interleaved,
   // MXFP4 experts dequantized to bf16); the TensorRefs above point into these buffers.
-  std::vector<std::shared_ptr<const std::vector<std::byte>>> owned;
+  std::vector<std::shared_ptr<const std::byte[]>> owned;
   // What the loader did to the stored weights, for `moescope info` and the app (empty: used as stored).
   std::vector<std::string> conversions;
   // LoadMode::Inspect: parameters of tensors that were checked but left unconverted (and unbound).

@@ -17,6 +17,7 @@
 #include "engine/model/model_config.h"
 #include "engine/routing/strategy.h"
 #include "engine/util/half.h"
+#include "engine/cpu/mxfp4_kernels.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 
@@ -129,8 +130,11 @@ TEST(Kernels, Mxfp4LinearMatchesDoubleReference) {
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> byte(0, 255), scale(118, 130);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  for (bool simd : {false, true}) {
+  // scalar; AVX2 (also on AVX-512 machines); AVX-512 where the CPU has it
+  for (int path : {0, 1, 2}) {
+    const bool simd = path > 0;
     cpu::set_simd_enabled(simd);
+    if (simd && cpu::detail::set_mxfp4_avx512(path == 2) != (path == 2)) continue;  // no AVX-512 here
     for (int K : {32, 64, 96, 320}) {
       const int N = 37;
       const size_t rb = size_t(K / 2 + K / 32);
@@ -163,7 +167,7 @@ TEST(Kernels, Mxfp4LinearMatchesDoubleReference) {
             double ref = 0;
             for (int k = 0; k < K; ++k) ref += double(x[size_t(t) * ldx + k]) * exact[size_t(n) * K + k];
             ASSERT_NEAR(y[size_t(t) * ldy + n], ref, 1e-4 * (1.0 + std::sqrt(double(K))))
-                << "simd " << simd << " K=" << K << " T=" << T << " t=" << t << " n=" << n;
+                << "path " << path << " K=" << K << " T=" << T << " t=" << t << " n=" << n;
           }
           ASSERT_EQ(y[size_t(t) * ldy + N], -999.0f);
         }
@@ -171,6 +175,7 @@ TEST(Kernels, Mxfp4LinearMatchesDoubleReference) {
     }
   }
   cpu::set_simd_enabled(true);
+  cpu::detail::set_mxfp4_avx512(true);
   TensorRef bad;
   bad.name = "odd.mxfp4";
   bad.dtype = DType::MXFP4;

@@ -222,7 +222,11 @@ void reject_qwen_sliding_window(const ConfigReader& r, const ModelConfig& c) {
 
 // ---- WeightBinder ------------------------------------------------------------------------------
 
-WeightBinder::WeightBinder(const WeightStore& store, const ModelConfig& cfg) : m_store(store), m_cfg(cfg) {}
+WeightBinder::WeightBinder(WeightStore& store, const ModelConfig& cfg) : m_store(store), m_cfg(cfg) {}
+
+void WeightBinder::release(const TensorRef& t) {
+  if (t.valid()) m_store.release(t.name);
+}
 
 bool WeightBinder::has(const std::string& name) const { return m_store.contains(name); }
 

@@ -65,7 +65,7 @@ struct Dim {
 
 class WeightBinder {
  public:
-  WeightBinder(const WeightStore& store, const ModelConfig& cfg);
+  WeightBinder(WeightStore& store, const ModelConfig& cfg);
 
   bool has(const std::string& name) const;
   // Required tensor with the given shape (float dtype). Missing ones are collected and reported together
@@ -75,6 +75,8 @@ class WeightBinder {
   TensorRef optional(const std::string& name, std::initializer_list<Dim> shape);
   // Like need() for packed integer data such as MXFP4 blocks and scales: the dtype must be `dtype`.
   TensorRef need_packed(const std::string& name, std::initializer_list<Dim> shape, DType dtype);
+  // A tensor converted into the weights' own memory: its stored bytes go back to the system (WeightStore::release).
+  void release(const TensorRef& t);
   // File holding `name` (for messages).
   const std::string& file_of(const std::string& name) const;
   // Feed-forward weights of one expert or dense MLP: `prefix` + {gate,up,down}_proj.weight, or Mixtral's
@@ -107,7 +109,7 @@ class WeightBinder {
 
  private:
   TensorRef check(const std::string& name, std::initializer_list<Dim> shape, const DType* packed = nullptr);
-  const WeightStore& m_store;
+  WeightStore& m_store;
   const ModelConfig& m_cfg;
   std::set<std::string> m_used;
   std::vector<std::string> m_missing;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <thread>
 
+#include "engine/checkpoint/weight_store.h"
 #include "engine/model/families/family.h"
 #include "engine/util/error.h"
 
@@ -51,10 +52,11 @@ void parse_gpt_oss(const ConfigReader& r, ModelConfig& c) {
 
 namespace {
 
-// A zeroed buffer owned by the weights; returns where to write.
+// An uninitialised buffer owned by the weights (its pages are only touched as they are written, so a layer
+// converted expert by expert never holds both copies); returns where to write.
 std::byte* own(ModelWeights& w, size_t bytes) {
-  auto buf = std::make_shared<std::vector<std::byte>>(bytes);
-  std::byte* p = buf->data();
+  std::shared_ptr<std::byte[]> buf(new std::byte[bytes]);
+  std::byte* p = buf.get();
   w.owned.push_back(std::move(buf));
   return p;
 }
@@ -109,6 +111,8 @@ void repack_fused(const TensorRef& gu, const TensorRef& dn, const ExpertBuffers&
     std::byte* down = out.down + size_t(e) * size_t(H * I) * es;
     for (int64_t i = 0; i < I; ++i)
       for (int64_t h = 0; h < H; ++h) std::memcpy(down + size_t(h * I + i) * es, d + size_t(i * H + h) * es, es);
+    WeightStore::release_pages(g, size_t(H * 2 * I) * es);  // this expert's stored bytes are no longer needed
+    WeightStore::release_pages(d, size_t(I * H) * es);
   });
 }
 
@@ -125,6 +129,9 @@ void repack_mxfp4(const TensorRef& gu_b, const TensorRef& gu_s, const TensorRef&
     for (int64_t r = 0; r < 2 * I; ++r)
       put((r % 2 == 0 ? out.gate : out.up) + size_t(e * I + r / 2) * rh, gu_b, gu_s, e * 2 * I + r, H);
     for (int64_t h = 0; h < H; ++h) put(out.down + size_t(e * H + h) * ri, dn_b, dn_s, e * H + h, I);
+    // this expert's stored bytes are no longer needed
+    WeightStore::release_pages(gu_b.data + size_t(e * 2 * I) * size_t(H / 2), size_t(2 * I) * size_t(H / 2));
+    WeightStore::release_pages(dn_b.data + size_t(e * H) * size_t(I / 2), size_t(H) * size_t(I / 2));
   });
 }
 
@@ -165,6 +172,7 @@ void bind_gpt_oss(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
       } else if (gu_b.valid() && gu_s.valid() && dn_b.valid() && dn_s.valid()) {
         buf = alloc_experts(w, DType::MXFP4, E, H, I);
         repack_mxfp4(gu_b, gu_s, dn_b, dn_s, buf, E, H, I);
+        for (const TensorRef* t : {&gu_b, &gu_s, &dn_b, &dn_s}) b.release(*t);
         bound = any_mxfp4 = true;
       }
     } else {
@@ -178,6 +186,8 @@ void bind_gpt_oss(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
         if (b.convert) {
           buf = alloc_experts(w, gu.dtype, E, H, I);
           repack_fused(gu, dn, buf, E, H, I);
+          b.release(gu);
+          b.release(dn);
           bound = true;
         } else {
           w.unconverted_params += gu.numel() + dn.numel();
