@@ -95,14 +95,22 @@ void TokenDetailsView::rebuild() {
   const RunData& run = *m_run;
   m_layer = std::clamp(m_layer, 0, run.num_moe_layers() - 1);
   const bool prompt = size_t(t) < run.is_prompt.size() && run.is_prompt[size_t(t)];
-  m_header->setText(tr("<b>Token #%1</b> \u201c%2\u201d (id %3, %4). Router: %5 over %6 experts; k = %7.")
+  // GPT-OSS weighs its k experts by a softmax over their k logits only; the bars show the softmax over all.
+  const QString rule =
+      run.family == "gpt_oss"
+          ? tr("top-%1 of the logits, weights = softmax over those %1 (bars: softmax over all %2 experts)")
+                .arg(experts_per_token(run))
+                .arg(run.num_experts)
+          : tr("%1 over %2 experts; k = %3")
+                .arg(QString::fromLatin1(score_kind_label(score_kind_for_family(run.family))))
+                .arg(run.num_experts)
+                .arg(experts_per_token(run));
+  m_header->setText(tr("<b>Token #%1</b> \u201c%2\u201d (id %3, %4). Router: %5.")
                         .arg(t)
                         .arg(RoutingTableModel::tokenLabel(run.token_text[size_t(t)]).toHtmlEscaped())
                         .arg(run.token_ids[size_t(t)])
                         .arg(prompt ? tr("prompt") : tr("generated"))
-                        .arg(QString::fromLatin1(score_kind_label(score_kind_for_family(run.family))))
-                        .arg(run.num_experts)
-                        .arg(experts_per_token(run)));
+                        .arg(rule));
   const StackedBars bars = probability_bars(run, t, m_layer);
   const double y_max = colour_scale_max(bars.max_total() * 1.08);  // a round top
   const int tenths = int(std::lround(y_max * 10));
