@@ -214,6 +214,16 @@ VARIANTS = [  # (name, base fixture, {json pointer: value})
         {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
         {"type": "Replace", "pattern": {"String": " "}, "content": "_"},
         {"type": "Strip", "content": "_", "start": 2, "stop": 0}]}}),
+    # GPT-OSS / GPT-4o (o200k): case-aware letter runs with contractions, digits in threes, '/' kept with
+    # punctuation runs; appended last so the random texts of the variants above stay the same.
+    ("o200k_pretokenizer", "qwen_bytelevel", {"/pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*"
+                                               "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+                                               "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+"
+                                               "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+                                               "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+         "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}}),
 ]
 
 POOL = [" ", "  ", "\n", "\t", "\r\n", "\u00a0", "\u3000", "\u0085", "\u2028", "a", "Z", "é", "e\u0301", "ß", "İ", "ǅ",
