@@ -432,14 +432,15 @@ std::vector<int32_t> make_prompt(const Session& s, int n) {
   return ids;
 }
 
-// Touch every page of the mapped weights once, so the first measured run does not pay page faults.
+// Touch every page of the weights the backend reads once, so the first measured run does not pay page faults.
+// The bound tensors, not the files: stored tensors that were converted at load (GPT-OSS experts) have had their
+// pages released and must not come back.
 void prefault(const Model& m) {
   volatile uint8_t sink = 0;
-  for (const auto& f : m.store().files())
-    for (const auto& e : f->entries()) {
-      const TensorRef t = f->tensor(e);
-      for (size_t off = 0; off < t.nbytes; off += 4096) sink = sink + uint8_t(t.data[off]);
-    }
+  for_each_weight(m.weights(), [&](const TensorRef& t) {
+    if (!t.valid()) return;
+    for (size_t off = 0; off < t.nbytes; off += 4096) sink = sink + uint8_t(t.data[off]);
+  });
   (void)sink;
 }
 

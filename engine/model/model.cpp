@@ -158,6 +158,8 @@ std::vector<std::string> Model::dtypes() const {
   return {s.begin(), s.end()};
 }
 
+void for_each_weight(const ModelWeights& w, const std::function<void(const TensorRef&)>& f) { for_each_tensor(w, f); }
+
 int64_t count_weight_parameters(const ModelWeights& w) {
   // Distinct storage only: a tied lm_head is the embedding, fused experts are disjoint views.
   std::set<std::pair<const std::byte*, size_t>> seen;

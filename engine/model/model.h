@@ -1,6 +1,7 @@
 // A loaded checkpoint: its config, the memory-mapped files and the bound weights.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,5 +64,7 @@ ParamCounts count_parameters(const ModelConfig& cfg);
 // Parameters actually bound in `w` (each stored element once: tied lm_head and fused-expert views are
 // not double counted). For a loaded model this must equal count_parameters(cfg).total.
 int64_t count_weight_parameters(const ModelWeights& w);
+// Every bound tensor of `w` (invalid ones included; a tied lm_head twice), as backends read them.
+void for_each_weight(const ModelWeights& w, const std::function<void(const TensorRef&)>& f);
 
 }  // namespace moescope
