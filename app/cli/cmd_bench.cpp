@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -45,31 +46,27 @@ namespace {
 using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
-// Bytes of weights one decoded token reads, each tensor in its stored form (MXFP4 experts at 4.25 bits): the
-// attention, norms and routers of every layer, k routed experts of each MoE layer (their mean size), the shared
-// experts, the whole lm_head and one embedding row.
+// Bytes of weights one decoded token reads, each tensor in its stored form (MXFP4 experts at 4.25 bits): every
+// bound tensor once (a tied lm_head is the embedding), less the routed experts a token does not use (all but k of
+// E per MoE layer, at their mean size) and less the embedding table but one row when it is not the lm_head.
 double decode_bytes_per_token(const Model& model) {
   const ModelWeights& w = model.weights();
   const ModelConfig& c = model.config();
-  auto b = [](const TensorRef& t) { return t.valid() ? double(t.nbytes) : 0.0; };
-  auto ffn = [&](const FfnWeights& f) {
-    return b(f.gate) + b(f.up) + b(f.down) + b(f.gate_bias) + b(f.up_bias) + b(f.down_bias);
-  };
-  double sum = b(w.final_norm) + b(w.lm_head) + (w.embed.rows() > 0 ? b(w.embed) / double(w.embed.rows()) : 0.0);
+  std::set<const std::byte*> seen;
+  double sum = 0;
+  for_each_weight(w, [&](const TensorRef& t) {
+    if (t.valid() && seen.insert(t.data).second) sum += double(t.nbytes);
+  });
+  if (w.embed.valid() && w.embed.data != w.lm_head.data && w.embed.rows() > 0)
+    sum -= double(w.embed.nbytes) * (1.0 - 1.0 / double(w.embed.rows()));
   for (const LayerWeights& L : w.layers) {
-    const AttentionWeights& a = L.attn;
-    for (const TensorRef* t : {&L.input_norm, &L.post_attention_norm, &a.q, &a.k, &a.v, &a.o, &a.q_bias, &a.k_bias,
-                               &a.v_bias, &a.o_bias, &a.q_norm, &a.k_norm, &a.sinks, &a.q_a, &a.q_a_norm, &a.q_b,
-                               &a.kv_a, &a.kv_a_norm, &a.kv_b})
-      sum += b(*t);
-    if (!L.is_moe) {
-      sum += ffn(L.mlp);
-      continue;
-    }
-    sum += b(L.moe.router) + b(L.moe.router_bias) + b(L.moe.correction_bias) + ffn(L.moe.shared) + b(L.moe.shared_gate);
+    if (!L.is_moe || L.moe.experts.empty()) continue;
     double experts = 0;
-    for (const FfnWeights& e : L.moe.experts) experts += ffn(e);
-    if (!L.moe.experts.empty()) sum += experts / double(L.moe.experts.size()) * c.num_experts_per_tok;
+    for (const FfnWeights& e : L.moe.experts)
+      for (const TensorRef* t : {&e.gate, &e.up, &e.down, &e.gate_bias, &e.up_bias, &e.down_bias})
+        if (t->valid()) experts += double(t->nbytes);
+    const double E = double(L.moe.experts.size());
+    sum -= experts * (E - std::min<double>(E, c.num_experts_per_tok)) / E;
   }
   return sum;
 }

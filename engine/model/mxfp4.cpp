@@ -9,7 +9,10 @@ constexpr float kCodes[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6
                               -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
 }
 
-float code_value(uint8_t code) { return kCodes[code & 15]; }
+float value_at(const uint8_t* blocks, const uint8_t* scales, int64_t k) {
+  const uint8_t byte = blocks[k / 2];
+  return std::ldexp(kCodes[k % 2 ? byte >> 4 : byte & 15], int(scales[k / 32]) - 127);
+}
 
 void dequantize_row(const uint8_t* blocks, const uint8_t* scales, int64_t K, float* out) {
   for (int64_t g = 0; g < K / 32; ++g) {

@@ -1,7 +1,6 @@
 // dtype helpers and fp32 widening for TensorRef.
 #include "engine/model/tensor.h"
 
-#include <cmath>
 #include <cstring>
 
 #include "engine/model/mxfp4.h"
@@ -66,10 +65,9 @@ TensorRef TensorRef::slice_rows(int64_t first, int64_t count) const {
 
 float TensorRef::at(int64_t i) const {
   if (dtype == DType::MXFP4) {
-    const int64_t K = cols(), k = i % K;
+    const int64_t K = cols();
     const auto* row = reinterpret_cast<const uint8_t*>(data) + size_t(i / K) * row_bytes(dtype, K);
-    const uint8_t code = k % 2 ? row[k / 2] >> 4 : row[k / 2] & 15;
-    return std::ldexp(mxfp4::code_value(code), int(row[K / 2 + k / 32]) - 127);
+    return mxfp4::value_at(row, row + K / 2, i % K);
   }
   const std::byte* p = data + size_t(i) * dtype_size(dtype);
   switch (dtype) {
