@@ -266,19 +266,22 @@ TEST(Synthetic, BuiltinConfigsKeepThePublishedShapesAndFitTheBudget) {
   EXPECT_EQ(p.config.num_layers, 1);
 }
 
+// A released config.json (tests/fixtures/configs) with some keys changed, written to a temp dir; returns its path.
+std::string published_config_with(const std::string& file, const std::map<std::string, int>& changes) {
+  json c = read_json(moescope::test::fixtures_dir() + "/configs/" + file);
+  for (const auto& [key, value] : changes) c[key] = value;
+  const std::string path = moescope::test::temp_dir("synth-config") + "/config.json";
+  std::ofstream(path) << c.dump();
+  return path;
+}
+
 // GPT-OSS as released: MXFP4 experts (blocks + scales, U8) beside bf16 weights, read by the ordinary loader;
 // or, with --expert-format bf16, the fused layout save_pretrained writes. Same architecture either way.
 TEST(Synthetic, GptOssCheckpointsInBothExpertFormats) {
   // gpt-oss-20b's config with narrower layers, so that the test stays small.
-  json c = read_json(moescope::test::fixtures_dir() + "/configs/gpt-oss-20b.json");
-  c["hidden_size"] = 256;
-  c["intermediate_size"] = 128;
-  c["num_attention_heads"] = 8;
-  c["num_key_value_heads"] = 2;
-  c["head_dim"] = 32;
-  c["num_local_experts"] = 8;
-  const std::string cfg_path = moescope::test::temp_dir("synth-gptoss-config") + "/config.json";
-  std::ofstream(cfg_path) << c.dump();
+  const std::string cfg_path = published_config_with("gpt-oss-20b.json", {{"hidden_size", 256}, {"intermediate_size", 128},
+                                                                          {"num_attention_heads", 8}, {"num_key_value_heads", 2},
+                                                                          {"head_dim", 32}, {"num_local_experts", 8}});
   std::map<bool, std::shared_ptr<const moescope::Model>> models;
   for (bool mxfp4 : {true, false}) {
     SCOPED_TRACE(mxfp4);
@@ -326,14 +329,9 @@ TEST(Synthetic, GptOssCheckpointsInBothExpertFormats) {
 // one got 108 of 128, max/mean 6.8), or a benchmark on synthetic shapes measures a workload no trained,
 // load-balanced model gives. OLMoE's hidden size (which sets that imbalance), narrow experts to keep it small.
 TEST(Synthetic, RandomWeightsSpreadTokensOverTheExperts) {
-  json c = read_json(moescope::test::fixtures_dir() + "/configs/OLMoE-1B-7B-0924.json");
-  c["intermediate_size"] = 64;
-  c["num_experts"] = 32;
-  c["num_experts_per_tok"] = 4;
-  c["num_hidden_layers"] = 2;
-  c["vocab_size"] = 1024;
-  const std::string cfg = moescope::test::temp_dir("synthetic-routing") + "/config.json";
-  std::ofstream(cfg) << c.dump();
+  const std::string cfg = published_config_with("OLMoE-1B-7B-0924.json", {{"intermediate_size", 64}, {"num_experts", 32},
+                                                                         {"num_experts_per_tok", 4}, {"num_hidden_layers", 2},
+                                                                         {"vocab_size", 1024}});
   const ProcResult r = run_bench("--synthetic '" + cfg + "' --prompt-len 128 --gen 2 --reps 1 --probes off --no-stream --json");
   ASSERT_EQ(r.code, 0) << r.err;
   const json pr = json::parse(r.out)["prefill_routing"];
