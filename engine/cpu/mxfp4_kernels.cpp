@@ -25,11 +25,11 @@ namespace moescope::cpu::detail {
 
 namespace {
 
-// 2^(s - 127 - halve) from its bits (a libm call per 32 values would cost more than the decode); the few
-// scales whose power is not a normal float go to ldexp.
-inline float block_scale(uint8_t s, int halve) {
-  const int e = int(s) - halve;  // biased float exponent
-  if (e < 1 || e > 254) return std::ldexp(1.0f, int(s) - 127 - halve);
+// Half the block scale, 2^(s - 128), for the AVX2 table of doubled values; built from its bits (a libm call per
+// 32 values would cost more than the decode). The few powers that are not a normal float go to ldexp.
+inline float half_block_scale(uint8_t s) {
+  const int e = int(s) - 1;  // biased float exponent
+  if (e < 1) return std::ldexp(1.0f, int(s) - 128);
   const uint32_t bits = uint32_t(e) << 23;
   float f;
   std::memcpy(&f, &bits, 4);
@@ -70,7 +70,7 @@ MS_AVX2 float dot_avx2(const uint8_t* row, int64_t K, const float* x) {
     p = _mm256_fmadd_ps(widen8(_mm_srli_si128(v0, 8)), _mm256_loadu_ps(xg + 8), p);
     p = _mm256_fmadd_ps(widen8(v1), _mm256_loadu_ps(xg + 16), p);
     p = _mm256_fmadd_ps(widen8(_mm_srli_si128(v1, 8)), _mm256_loadu_ps(xg + 24), p);
-    acc = _mm256_fmadd_ps(p, _mm256_set1_ps(block_scale(scales[g], 1)), acc);
+    acc = _mm256_fmadd_ps(p, _mm256_set1_ps(half_block_scale(scales[g])), acc);
   }
   return hsum256(acc);
 }
@@ -91,10 +91,9 @@ const float* scale_table() {
   return table.data();
 }
 
-// x in block order (see mxfp4_rows_input): per 32-block the 16 even elements, then the 16 odd ones. Each byte's
+// x in block order (see mxfp4_block_order): per 32-block the 16 even elements, then the 16 odd ones. Each byte's
 // two codes index the table straight from its 32-bit lane (vpermps reads 4 bits: the low nibble; the high one
-// after a shift), three shuffle-port operations per 32 weights.
-// One 32-block's unscaled sum of products, 16 lanes.
+// after a shift), three shuffle-port operations per 32 weights. One block's unscaled products, 16 lanes:
 MS_AVX512 inline __m512 block_dot(const uint8_t* codes, const float* xb, __m512 lut) {
   const __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes)));
   const __m512 w_even = _mm512_permutexvar_ps(idx, lut);
@@ -119,18 +118,6 @@ MS_AVX512 float dot_avx512(const uint8_t* row, int64_t K, const float* xb) {
   return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-MS_AVX512 void decode_avx512(const uint8_t* row, int64_t K, float* out) {
-  const uint8_t* scales = row + K / 2;
-  const __m512 lut = fp4_lut();
-  for (int64_t g = 0; g < K / 32; ++g) {
-    __m128i c0, c1;
-    split_codes(row + g * 16, c0, c1);
-    const __m512 s = _mm512_set1_ps(block_scale(scales[g], 0));
-    _mm512_storeu_ps(out + g * 32, _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_cvtepu8_epi32(c0), lut), s));
-    _mm512_storeu_ps(out + g * 32 + 16, _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_cvtepu8_epi32(c1), lut), s));
-  }
-}
-
 // Block order (as dot_avx512 reads x): the even values of a block, then the odd ones.
 MS_AVX512 void decode_block_order_avx512(const uint8_t* row, int64_t K, float* out) {
   const uint8_t* scales = row + K / 2;
@@ -153,15 +140,12 @@ bool cpu_has_avx512() {
 bool g_wide = cpu_has_avx512();  // tests turn it off to cover the AVX2 kernels on AVX-512 machines
 bool has_avx512() { return g_wide; }
 
-// Per-thread fp32 scratch: grows to the widest row (panel, activations) once, then no allocation per token.
-float* scratch(size_t n) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
-}
-// A second one for the block-ordered activations, which the calling thread holds while it also runs kernels.
-float* activation_scratch(size_t n) {
-  thread_local std::vector<float> buf;
+// Per-thread fp32 scratch, grown to the widest need once, then no allocation per token. Two slots: the
+// block-ordered activations (held by the calling thread while it also runs kernels) and rows/panels.
+enum ScratchSlot { kRows = 0, kActivations = 1 };
+float* scratch(size_t n, ScratchSlot slot = kRows) {
+  thread_local std::vector<float> bufs[2];
+  std::vector<float>& buf = bufs[slot];
   if (buf.size() < n) buf.resize(n);
   return buf.data();
 }
@@ -173,14 +157,13 @@ void decode_mxfp4_row_scalar(const uint8_t* row, int64_t K, float* out) {
 }
 
 MS_AVX2 void decode_mxfp4_row_avx2(const uint8_t* row, int64_t K, float* out) {
-  if (has_avx512()) return decode_avx512(row, K, out);
   const uint8_t* scales = row + K / 2;
   const __m128i lut = doubled_lut();
   for (int64_t g = 0; g < K / 32; ++g) {
     __m128i c0, c1;
     split_codes(row + g * 16, c0, c1);
     const __m128i v0 = _mm_shuffle_epi8(lut, c0), v1 = _mm_shuffle_epi8(lut, c1);
-    const __m256 s = _mm256_set1_ps(block_scale(scales[g], 1));
+    const __m256 s = _mm256_set1_ps(half_block_scale(scales[g]));
     float* o = out + g * 32;
     _mm256_storeu_ps(o, _mm256_mul_ps(widen8(v0), s));
     _mm256_storeu_ps(o + 8, _mm256_mul_ps(widen8(_mm_srli_si128(v0, 8)), s));
@@ -212,7 +195,7 @@ bool set_mxfp4_avx512(bool on) {
 }
 
 const float* mxfp4_block_order(const float* x, int64_t ldx, int T, int64_t K) {
-  float* out = activation_scratch(size_t(T) * size_t(K));
+  float* out = scratch(size_t(T) * size_t(K), kActivations);
   for (int t = 0; t < T; ++t) {
     const float* src = x + int64_t(t) * ldx;
     float* dst = out + int64_t(t) * K;

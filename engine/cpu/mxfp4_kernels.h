@@ -12,7 +12,7 @@ namespace moescope::cpu::detail {
 
 // K values of one MXFP4 row (K/2 code bytes, then K/32 scale bytes) as fp32.
 void decode_mxfp4_row_scalar(const uint8_t* row, int64_t K, float* out);
-void decode_mxfp4_row_avx2(const uint8_t* row, int64_t K, float* out);  // AVX-512 inside when the CPU has it; needs AVX2
+void decode_mxfp4_row_avx2(const uint8_t* row, int64_t K, float* out);  // needs AVX2
 
 // DotRowsFn over an MXFP4 row: scalar decode + scalar fp32 dots, or fused decode-dots per token (AVX-512 or AVX2).
 void mxfp4_rows_scalar(const float* x, int64_t ldx, int T, const void* w, int64_t K, float* y, int64_t ldy);
