@@ -3,14 +3,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include <nlohmann/json.hpp>
 
 namespace moescope::views {
 
 ScoreKind score_kind_for_family(const std::string& family) {
-  // DeepSeek-V3 scores experts with sigmoid; every other supported family with softmax.
-  if (family.rfind("deepseek", 0) == 0) return ScoreKind::Sigmoid;
+  // DeepSeek-V3 scores experts with sigmoid; every other supported family (DeepSeek-V2 too) with softmax.
+  if (family == "deepseek_v3") return ScoreKind::Sigmoid;
   return ScoreKind::Softmax;
 }
 
@@ -75,6 +76,30 @@ int experts_per_token(const RunData& run) {
     }
   }
   return std::max(1, run.k_max);
+}
+
+std::string group_limit_note(const RunData& run) {
+  if (run.family != "deepseek_v2" && run.family != "deepseek_v3") return {};
+  auto j = nlohmann::json::parse(run.model_config, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return {};
+  auto int_of = [&j](const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number_integer() ? it->get<int>() : 1;
+  };
+  auto method = j.find("topk_method");
+  const bool greedy = run.family == "deepseek_v2" &&
+                      (method == j.end() || (method->is_string() && method->get<std::string>() == "greedy"));
+  const int groups = int_of("n_group"), kept = int_of("topk_group");
+  std::string note;
+  if (!greedy && groups > 1)
+    note = "chosen within the best " + std::to_string(kept) + " of " + std::to_string(groups) + " expert groups";
+  auto scale = j.find("routed_scaling_factor");
+  if (scale != j.end() && scale->is_number() && scale->get<double>() != 1.0) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", scale->get<double>());
+    note += (note.empty() ? "" : "; ") + std::string("weights \u00d7 ") + buf;
+  }
+  return note;
 }
 
 int64_t LoadTable::layer_total(int layer) const {

@@ -35,6 +35,9 @@ double colour_scale_max(double max_value);
 
 // k used by the capacity formula: config.json num_experts_per_tok when the run carries it, else K.
 int experts_per_token(const RunData& run);
+// DeepSeek's selection and weight details from the run's config.json, e.g. "chosen within the best 3 of 8
+// expert groups; weights × 16" (UTF-8); empty for other families and when there is nothing to add.
+std::string group_limit_note(const RunData& run);
 
 // Tokens routed to each expert per MoE layer ([M][E], row-major), counting every selected slot.
 struct LoadTable {

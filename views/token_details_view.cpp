@@ -102,9 +102,10 @@ void TokenDetailsView::rebuild() {
                 .arg(experts_per_token(run))
                 .arg(run.num_experts)
           : tr("%1 over %2 experts; k = %3")
-                .arg(QString::fromLatin1(score_kind_label(score_kind_for_family(run.family))))
-                .arg(run.num_experts)
-                .arg(experts_per_token(run));
+                    .arg(QString::fromLatin1(score_kind_label(score_kind_for_family(run.family))))
+                    .arg(run.num_experts)
+                    .arg(experts_per_token(run)) +
+                (group_limit_note(run).empty() ? QString() : QStringLiteral("; ") + QString::fromStdString(group_limit_note(run)));
   m_header->setText(tr("<b>Token #%1</b> \u201c%2\u201d (id %3, %4). Router: %5.")
                         .arg(t)
                         .arg(RoutingTableModel::tokenLabel(run.token_text[size_t(t)]).toHtmlEscaped())

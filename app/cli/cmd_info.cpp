@@ -22,6 +22,7 @@ using ojson = nlohmann::ordered_json;
 const char* scoring_name(RouterScoring s) {
   switch (s) {
     case RouterScoring::SoftmaxTopK: return "softmax_topk";
+    case RouterScoring::SoftmaxGroupTopK: return "softmax_group_topk";
     case RouterScoring::SigmoidGroupTopK: return "sigmoid_group_topk";
     case RouterScoring::TopKSoftmax: return "topk_softmax";
   }
@@ -74,17 +75,24 @@ ojson describe(const ModelConfig& c) {
   rope["type"] = c.rope.type;
   rope["theta"] = c.rope.theta;
   if (c.rope.type != "default") rope["factor"] = c.rope.factor;
-  if (c.rope.type == "yarn") rope["original_max_position_embeddings"] = c.rope.original_max_position;
+  if (c.rope.type == "yarn") {
+    rope["original_max_position_embeddings"] = c.rope.original_max_position;
+    if (c.rope.mscale != 1.0) rope["mscale"] = c.rope.mscale;
+    if (c.rope.mscale_all_dim != 0.0) rope["mscale_all_dim"] = c.rope.mscale_all_dim;
+  }
+  if (c.rope.interleaved) rope["interleaved"] = true;
   j["rope"] = rope;
   ojson r;
   r["scoring"] = scoring_name(c.scoring);
   r["norm_topk_prob"] = c.norm_topk_prob;
   if (c.router_bias) r["bias"] = true;
-  if (c.scoring == RouterScoring::SigmoidGroupTopK) {
+  if (c.scoring == RouterScoring::SigmoidGroupTopK || c.scoring == RouterScoring::SoftmaxGroupTopK) {
     r["n_group"] = c.n_group;
     r["topk_group"] = c.topk_group;
-    r["routed_scaling_factor"] = c.routed_scaling_factor;
   }
+  if (c.score_correction_bias) r["correction_bias"] = true;
+  if (c.routed_scaling_factor != 1.0f || c.family == Family::DeepSeekV2 || c.family == Family::DeepSeekV3)
+    r["routed_scaling_factor"] = c.routed_scaling_factor;
   j["router"] = r;
   j["tie_word_embeddings"] = c.tie_word_embeddings;
   const ParamCounts p = count_parameters(c);

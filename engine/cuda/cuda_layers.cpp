@@ -110,17 +110,7 @@ void CudaBackend::moe_block(int layer, int moe_index, int T, const ForwardArgs& 
     // Router logits, experts and weights go straight into this step's routing-record slot.
     float* logits = m_ring.logits(moe_index);
     m_linear.run(m_xn.get(), H, T, L.router, L.router_bias, logits, E);
-    RouterParams p;
-    p.num_experts = E;
-    p.k = m_native_k;
-    p.scoring = c.scoring == RouterScoring::SoftmaxTopK        ? DeviceScoring::SoftmaxTopK
-                : c.scoring == RouterScoring::SigmoidGroupTopK ? DeviceScoring::SigmoidGroupTopK
-                                                               : DeviceScoring::TopKSoftmax;
-    p.renormalise = c.norm_topk_prob || c.family == Family::Mixtral;
-    p.n_group = c.n_group;
-    p.topk_group = c.topk_group;
-    p.norm_topk_prob = c.norm_topk_prob;
-    p.routed_scaling_factor = c.routed_scaling_factor;
+    RouterParams p = native_router_params(c, E, m_native_k);
     p.correction_bias = L.correction_bias;
     launch_route_native(logits, T, p, m_ring.experts(moe_index), m_ring.weights(moe_index), m_router_scratch.get(), m_s);
     experts = m_ring.experts(moe_index);

@@ -129,17 +129,7 @@ void route_native(const ModelConfig& c, const std::vector<float>& logits, int T,
   const auto dl = up(logits), db = up(correction_bias);
   DeviceBuffer<int32_t> de(size_t(T) * k);
   DeviceBuffer<float> dw(size_t(T) * k), scratch(size_t(T) * 2 * E);
-  RouterParams p;
-  p.num_experts = E;
-  p.k = k;
-  p.scoring = c.scoring == RouterScoring::SoftmaxTopK        ? DeviceScoring::SoftmaxTopK
-              : c.scoring == RouterScoring::SigmoidGroupTopK ? DeviceScoring::SigmoidGroupTopK
-                                                             : DeviceScoring::TopKSoftmax;
-  p.renormalise = c.norm_topk_prob || c.family == Family::Mixtral;
-  p.n_group = c.n_group;
-  p.topk_group = c.topk_group;
-  p.norm_topk_prob = c.norm_topk_prob;
-  p.routed_scaling_factor = c.routed_scaling_factor;
+  RouterParams p = native_router_params(c, E, k);
   p.correction_bias = correction_bias.empty() ? nullptr : db.get();
   launch_route_native(dl.get(), T, p, de.get(), dw.get(), scratch.get(), nullptr);
   experts = down(de, size_t(T) * k);

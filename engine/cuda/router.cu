@@ -4,6 +4,7 @@
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/device_common.cuh"
 #include "engine/cuda/router.cuh"
+#include "engine/model/model_config.h"
 
 namespace moescope::cuda {
 
@@ -38,7 +39,7 @@ __global__ void route_native_kernel(const float* __restrict__ logits, int T, Rou
   int32_t* ex = experts + (long long)t * k;
   float* w = weights + (long long)t * k;
 
-  if (p.scoring == DeviceScoring::SoftmaxTopK) {
+  if (p.scoring == DeviceScoring::SoftmaxTopK || p.scoring == DeviceScoring::SoftmaxGroupTopK) {
     float mx = lg[0];
     for (int e = 1; e < E; ++e) mx = fmaxf(mx, lg[e]);
     float sum = 0.0f;
@@ -46,8 +47,26 @@ __global__ void route_native_kernel(const float* __restrict__ logits, int T, Rou
       s[e] = expf(lg[e] - mx);
       sum += s[e];
     }
-    for (int e = 0; e < E; ++e) s[e] /= sum;
-    select_topk(s, E, k, ex);
+    for (int e = 0; e < E; ++e) c[e] = s[e] /= sum;
+    const int G = p.scoring == DeviceScoring::SoftmaxGroupTopK ? max(1, p.n_group) : 1;
+    if (G > 1) {  // DeepSeek-V2 group_limited_greedy: group score = its largest probability
+      const int per = E / G;
+      const int keep = min(max(p.topk_group, 1), G);
+      float gscore[kMaxRouterGroups];
+      int32_t gsel[kMaxRouterGroups];
+      for (int g = 0; g < G; ++g) {
+        float best = s[g * per];
+        for (int i = 1; i < per; ++i) best = fmaxf(best, s[g * per + i]);
+        gscore[g] = best;
+      }
+      select_topk(gscore, G, keep, gsel);
+      for (int e = 0; e < E; ++e) {
+        bool kept = false;
+        for (int i = 0; i < keep; ++i) kept = kept || gsel[i] == e / per;
+        if (!kept) c[e] = 0.0f;
+      }
+    }
+    select_topk(c, E, k, ex);
     float ws = 0.0f;
     for (int j = 0; j < k; ++j) {
       w[j] = s[ex[j]];
@@ -55,6 +74,8 @@ __global__ void route_native_kernel(const float* __restrict__ logits, int T, Rou
     }
     if (p.renormalise)
       for (int j = 0; j < k; ++j) w[j] /= ws;
+    if (p.routed_scaling_factor != 1.0f)
+      for (int j = 0; j < k; ++j) w[j] *= p.routed_scaling_factor;
   } else if (p.scoring == DeviceScoring::SigmoidGroupTopK) {
     for (int e = 0; e < E; ++e) {
       s[e] = 1.0f / (1.0f + expf(-lg[e]));
@@ -157,11 +178,29 @@ __global__ void build_lists_kernel(const int32_t* __restrict__ experts, const ui
 
 }  // namespace
 
+RouterParams native_router_params(const ModelConfig& c, int num_experts, int k) {
+  RouterParams p;
+  p.num_experts = num_experts;
+  p.k = k;
+  switch (c.scoring) {
+    case RouterScoring::SoftmaxTopK: p.scoring = DeviceScoring::SoftmaxTopK; break;
+    case RouterScoring::SoftmaxGroupTopK: p.scoring = DeviceScoring::SoftmaxGroupTopK; break;
+    case RouterScoring::SigmoidGroupTopK: p.scoring = DeviceScoring::SigmoidGroupTopK; break;
+    case RouterScoring::TopKSoftmax: p.scoring = DeviceScoring::TopKSoftmax; break;
+  }
+  p.renormalise = c.norm_topk_prob || c.family == Family::Mixtral;
+  p.n_group = c.n_group;
+  p.topk_group = c.topk_group;
+  p.norm_topk_prob = c.norm_topk_prob;
+  p.routed_scaling_factor = c.routed_scaling_factor;
+  return p;
+}
+
 void launch_route_native(const float* logits, int T, const RouterParams& p, int32_t* experts, float* weights,
                          float* scratch, cudaStream_t s) {
   if (T <= 0) return;
   if (p.k < 1 || p.k > p.num_experts) throw Error("device router: k=" + std::to_string(p.k) + " outside 1.." + std::to_string(p.num_experts));
-  if (p.scoring == DeviceScoring::SigmoidGroupTopK) {
+  if (p.scoring == DeviceScoring::SigmoidGroupTopK || p.scoring == DeviceScoring::SoftmaxGroupTopK) {
     const int G = p.n_group < 1 ? 1 : p.n_group;
     if (G > kMaxRouterGroups || p.num_experts % G != 0)
       throw Error("device router: " + std::to_string(p.num_experts) + " experts in n_group=" + std::to_string(G) +

@@ -5,9 +5,13 @@
 
 #include <cstdint>
 
+namespace moescope {
+struct ModelConfig;
+}
+
 namespace moescope::cuda {
 
-enum class DeviceScoring : int { SoftmaxTopK = 0, SigmoidGroupTopK = 1, TopKSoftmax = 2 };
+enum class DeviceScoring : int { SoftmaxTopK = 0, SigmoidGroupTopK = 1, TopKSoftmax = 2, SoftmaxGroupTopK = 3 };
 
 // Largest n_group the device rule supports (DeepSeek-V3 uses 8).
 constexpr int kMaxRouterGroups = 64;
@@ -17,11 +21,14 @@ struct RouterParams {
   int num_experts = 0;
   int k = 0;
   bool renormalise = false;          // softmax families: renormalise the k weights
-  int n_group = 1, topk_group = 1;   // sigmoid family
+  int n_group = 1, topk_group = 1;   // group-limited families (DeepSeek-V2 group_limited_greedy, V3)
   bool norm_topk_prob = false;       // sigmoid family: weights / (sum + 1e-20)
   float routed_scaling_factor = 1.0f;
   const float* correction_bias = nullptr;  // [E] device, or null
 };
+
+// The parameters of a model's own router rule (correction_bias left null).
+RouterParams native_router_params(const ModelConfig& c, int num_experts, int k);
 
 // logits [T, E] -> experts [T, k] (router rank order, ties to the lower index) and weights [T, k].
 // scratch: at least T * 2E floats.

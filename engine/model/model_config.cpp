@@ -16,6 +16,7 @@ const char* family_name(Family f) {
     case Family::OLMoE: return "olmoe";
     case Family::Qwen2Moe: return "qwen2_moe";
     case Family::Qwen3Moe: return "qwen3_moe";
+    case Family::DeepSeekV2: return "deepseek_v2";
     case Family::DeepSeekV3: return "deepseek_v3";
     case Family::GptOss: return "gpt_oss";
   }
@@ -60,6 +61,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
       {"olmoe", Family::OLMoE, families::parse_olmoe},
       {"qwen2_moe", Family::Qwen2Moe, families::parse_qwen2_moe},
       {"qwen3_moe", Family::Qwen3Moe, families::parse_qwen3_moe},
+      {"deepseek_v2", Family::DeepSeekV2, families::parse_deepseek_v2},
       {"deepseek_v3", Family::DeepSeekV3, families::parse_deepseek_v3},
       {"gpt_oss", Family::GptOss, families::parse_gpt_oss},
   };
@@ -71,8 +73,11 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     known = true;
     break;
   }
-  if (!known)
-    r.fail("unsupported architecture '" + c.model_type + "' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v3, gpt_oss)");
+  if (!known) {
+    std::string supported;
+    for (const auto& e : table) supported += (supported.empty() ? "" : ", ") + std::string(e.type);
+    r.fail("unsupported architecture '" + c.model_type + "' (supported: " + supported + ")");
+  }
 
   // Checks every family shares.
   if (int(c.layer_is_moe.size()) != c.num_layers) r.fail("internal: layer_is_moe does not cover every layer");

@@ -8,12 +8,14 @@
 
 namespace moescope {
 
-enum class Family { Mixtral, OLMoE, Qwen2Moe, Qwen3Moe, DeepSeekV3, GptOss };
+enum class Family { Mixtral, OLMoE, Qwen2Moe, Qwen3Moe, DeepSeekV2, DeepSeekV3, GptOss };
 const char* family_name(Family f);  // config.json model_type spelling: "mixtral", "olmoe", ...
 
 // How router logits become expert scores (see docs/model-semantics in shared/).
 enum class RouterScoring {
-  SoftmaxTopK,      // softmax over all experts, then top-k (Mixtral, OLMoE, Qwen2/3-MoE)
+  SoftmaxTopK,      // softmax over all experts, then top-k (Mixtral, OLMoE, Qwen2/3-MoE, DeepSeek-V2 "greedy")
+  SoftmaxGroupTopK, // softmax, top-k within the topk_group groups with the best maximum (DeepSeek-V2
+                    // "group_limited_greedy")
   SigmoidGroupTopK, // sigmoid, + correction bias for selection, group-limited top-k (DeepSeek-V3)
   TopKSoftmax,      // top-k on raw logits, softmax over the k (GPT-OSS)
 };
@@ -63,7 +65,7 @@ struct ModelConfig {
   int sliding_window = 0;         // 0 = full attention on every layer
   std::vector<bool> layer_sliding;  // GPT-OSS alternating layers
   bool attention_sinks = false;   // GPT-OSS
-  // MLA (DeepSeek-V3)
+  // MLA (DeepSeek-V2, DeepSeek-V3)
   int q_lora_rank = 0;            // 0 = plain q_proj
   int kv_lora_rank = 0;
   int qk_nope_head_dim = 0;
@@ -82,7 +84,7 @@ struct ModelConfig {
   bool router_bias = false;       // GPT-OSS router has a bias
   bool score_correction_bias = false;  // DeepSeek e_score_correction_bias
   int n_group = 1, topk_group = 1;
-  float routed_scaling_factor = 1.0f;
+  float routed_scaling_factor = 1.0f;  // DeepSeek: multiplies the final weights (1 elsewhere)
   int num_shared_experts = 0;     // DeepSeek n_shared_experts, Qwen2-MoE: 1 when shared_expert_intermediate_size > 0
   int shared_intermediate_size = 0;  // total width of the shared expert MLP
   bool shared_expert_gate = false;   // Qwen2-MoE sigmoid gate on the shared expert

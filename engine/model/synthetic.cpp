@@ -51,6 +51,28 @@ const std::map<std::string, const char*>& builtin_configs() {
         "max_position_embeddings":32768,"num_attention_heads":32,"num_experts_per_tok":2,"num_hidden_layers":32,
         "num_key_value_heads":8,"num_local_experts":8,"rms_norm_eps":1e-05,"rope_theta":1000000.0,
         "sliding_window":null,"tie_word_embeddings":false,"torch_dtype":"bfloat16","vocab_size":32000})"},
+      {"deepseek-v2-lite", R"({"architectures":["DeepseekV2ForCausalLM"],"model_type":"deepseek_v2",
+        "attention_bias":false,"aux_loss_alpha":0.001,"bos_token_id":100000,"eos_token_id":100001,
+        "first_k_dense_replace":1,"hidden_act":"silu","hidden_size":2048,"initializer_range":0.02,
+        "intermediate_size":10944,"kv_lora_rank":512,"max_position_embeddings":163840,"moe_intermediate_size":1408,
+        "moe_layer_freq":1,"n_group":1,"n_routed_experts":64,"n_shared_experts":2,"norm_topk_prob":false,
+        "num_attention_heads":16,"num_experts_per_tok":6,"num_hidden_layers":27,"num_key_value_heads":16,
+        "q_lora_rank":null,"qk_nope_head_dim":128,"qk_rope_head_dim":64,"rms_norm_eps":1e-06,
+        "rope_scaling":{"beta_fast":32,"beta_slow":1,"factor":40,"mscale":0.707,"mscale_all_dim":0.707,
+        "original_max_position_embeddings":4096,"type":"yarn"},"rope_theta":10000,"routed_scaling_factor":1.0,
+        "scoring_func":"softmax","tie_word_embeddings":false,"topk_group":1,"topk_method":"greedy",
+        "torch_dtype":"bfloat16","v_head_dim":128,"vocab_size":102400})"},
+      {"deepseek-v2", R"({"architectures":["DeepseekV2ForCausalLM"],"model_type":"deepseek_v2",
+        "attention_bias":false,"bos_token_id":100000,"eos_token_id":100001,"first_k_dense_replace":1,
+        "hidden_act":"silu","hidden_size":5120,"initializer_range":0.02,"intermediate_size":12288,
+        "kv_lora_rank":512,"max_position_embeddings":163840,"moe_intermediate_size":1536,"moe_layer_freq":1,
+        "n_group":8,"n_routed_experts":160,"n_shared_experts":2,"norm_topk_prob":false,"num_attention_heads":128,
+        "num_experts_per_tok":6,"num_hidden_layers":60,"num_key_value_heads":128,"q_lora_rank":1536,
+        "qk_nope_head_dim":128,"qk_rope_head_dim":64,"rms_norm_eps":1e-06,"rope_scaling":{"beta_fast":32,
+        "beta_slow":1,"factor":40,"mscale":0.707,"mscale_all_dim":0.707,"original_max_position_embeddings":4096,
+        "type":"yarn"},"rope_theta":10000,"routed_scaling_factor":16.0,"scoring_func":"softmax",
+        "tie_word_embeddings":false,"topk_group":3,"topk_method":"group_limited_greedy","torch_dtype":"bfloat16",
+        "v_head_dim":128,"vocab_size":102400})"},
       {"deepseek-v3", R"({"architectures":["DeepseekV3ForCausalLM"],"model_type":"deepseek_v3","attention_bias":false,
         "bos_token_id":0,"eos_token_id":1,"first_k_dense_replace":3,"hidden_act":"silu","hidden_size":7168,
         "initializer_range":0.02,"intermediate_size":18432,"kv_lora_rank":512,"max_position_embeddings":163840,
@@ -318,7 +340,7 @@ std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c, bool mxfp4)
     if (c.score_correction_bias) add(m + "gate.e_score_correction_bias", {E}, K::Bias);
     for (int e = 0; e < c.num_experts; ++e) ffn(m + "experts." + std::to_string(e) + ".", c.moe_intermediate_size, mixtral);
     if (c.num_shared_experts > 0 && c.shared_intermediate_size > 0) {
-      if (c.family == Family::DeepSeekV3) {
+      if (c.family == Family::DeepSeekV2 || c.family == Family::DeepSeekV3) {
         ffn(m + "shared_experts.", c.shared_intermediate_size, false);
       } else {
         ffn(m + "shared_expert.", c.shared_intermediate_size, false);

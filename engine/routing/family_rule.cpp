@@ -1,6 +1,7 @@
 // The per-family router rule with a free k and an expert mask (see family_rule.h). Mirrors the
-// Hugging Face modeling files: Mixtral/OLMoE/Qwen softmax -> top-k (-> renormalise), DeepSeek-V3
-// sigmoid + correction bias + group-limited top-k, GPT-OSS top-k on logits -> softmax over the k.
+// Hugging Face modeling files: Mixtral/OLMoE/Qwen softmax -> top-k (-> renormalise), DeepSeek-V2 softmax
+// -> top-k within the groups with the best maximum, DeepSeek-V3 sigmoid + correction bias + group-limited
+// top-k, GPT-OSS top-k on logits -> softmax over the k.
 #include "engine/routing/family_rule.h"
 
 #include <algorithm>
@@ -56,6 +57,24 @@ void deepseek_choice_scores(const FamilyRow& row, const float* logits, std::vect
   }
 }
 
+// DeepSeek-V2 group_limited_greedy: `kept[e]` = 1 for the experts of the topk_group groups whose
+// largest probability is highest (masked experts have probability 0, so they do not lift a group).
+void softmax_kept_groups(const FamilyRow& row, const float* probs, std::vector<uint8_t>& kept) {
+  const ModelConfig& cfg = *row.config;
+  const int E = row.num_experts;
+  kept.assign(E, 1);
+  const int groups = std::max(1, cfg.n_group);
+  if (cfg.scoring != RouterScoring::SoftmaxGroupTopK || groups <= 1 || E % groups != 0) return;
+  const int per = E / groups;
+  std::vector<float> group_score(groups);
+  for (int g = 0; g < groups; ++g) group_score[g] = *std::max_element(probs + g * per, probs + (g + 1) * per);
+  std::vector<int32_t> order;
+  rank_by_key(group_score.data(), groups, order);
+  std::vector<uint8_t> keep(groups, 0);
+  for (int i = 0; i < std::min(cfg.topk_group, groups); ++i) keep[order[i]] = 1;
+  for (int e = 0; e < E; ++e) kept[e] = keep[e / per];
+}
+
 }  // namespace
 
 void rank_by_key(const float* key, int n, std::vector<int32_t>& order) {
@@ -86,9 +105,7 @@ bool family_renormalises(const ModelConfig& config) {
   return config.family == Family::Mixtral || config.norm_topk_prob;
 }
 
-float family_weight_scale(const ModelConfig& config) {
-  return config.scoring == RouterScoring::SigmoidGroupTopK ? config.routed_scaling_factor : 1.0f;
-}
+float family_weight_scale(const ModelConfig& config) { return config.routed_scaling_factor; }
 
 int family_topk(const FamilyRow& row, const float* logits, int k, int32_t* experts, float* weights) {
   const ModelConfig& cfg = *row.config;
@@ -101,17 +118,20 @@ int family_topk(const FamilyRow& row, const float* logits, int k, int32_t* exper
   thread_local std::vector<uint8_t> kept;
   int chosen = 0;
   switch (cfg.scoring) {
-    case RouterScoring::SoftmaxTopK: {
+    case RouterScoring::SoftmaxTopK:
+    case RouterScoring::SoftmaxGroupTopK: {
       probs.resize(E);
       masked_softmax(logits, E, row.disabled, probs.data());
-      // rank on the logits: same order as the probabilities, without rounding ties
+      softmax_kept_groups(row, probs.data(), kept);
+      // rank on the logits: same order as the probabilities, without rounding ties; experts masked or
+      // outside the kept groups are not eligible
       key.assign(logits, logits + E);
       for (int e = 0; e < E; ++e)
-        if (is_disabled(row, e)) key[e] = kNegInf;
+        if (is_disabled(row, e) || !kept[e]) key[e] = kNegInf;
       rank_by_key(key.data(), E, order);
       float sum = 0.0f;
       for (int i = 0; i < k && i < E; ++i) {
-        if (is_disabled(row, order[i])) break;
+        if (key[order[i]] == kNegInf) break;
         experts[i] = order[i];
         weights[i] = probs[order[i]];
         sum += weights[i];
@@ -119,6 +139,7 @@ int family_topk(const FamilyRow& row, const float* logits, int k, int32_t* exper
       }
       if (family_renormalises(cfg) && sum > 0.0f)
         for (int i = 0; i < chosen; ++i) weights[i] /= sum;
+      for (int i = 0; i < chosen; ++i) weights[i] *= cfg.routed_scaling_factor;
       break;
     }
     case RouterScoring::TopKSoftmax: {
@@ -180,12 +201,24 @@ int family_probabilities(const FamilyRow& row, const float* logits, float* probs
     return int(rank.size());
   }
   masked_softmax(logits, E, row.disabled, probs);
+  std::vector<uint8_t> kept;
+  softmax_kept_groups(row, probs, kept);
   std::vector<float> key(logits, logits + E);
-  for (int e = 0; e < E; ++e)
-    if (is_disabled(row, e)) key[e] = kNegInf;
+  double sum = 0.0;
+  bool excluded = false;  // DeepSeek-V2 group limiting left experts out: renormalise over the kept groups
+  for (int e = 0; e < E; ++e) {
+    if (!kept[e]) {
+      excluded = true;
+      probs[e] = 0.0f;
+    }
+    if (is_disabled(row, e) || !kept[e]) key[e] = kNegInf;
+    sum += probs[e];
+  }
+  if (excluded && sum > 0.0)
+    for (int e = 0; e < E; ++e) probs[e] = float(probs[e] / sum);
   rank_by_key(key.data(), E, order);
   for (int e : order)
-    if (!is_disabled(row, e)) rank.push_back(e);
+    if (key[e] != kNegInf) rank.push_back(e);
   return int(rank.size());
 }
 

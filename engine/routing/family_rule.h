@@ -26,9 +26,9 @@ bool family_renormalises(const ModelConfig& config);
 int family_topk(const FamilyRow& row, const float* logits, int k, int32_t* experts, float* weights);
 
 // The family's probability of each expert for one token, over the experts not masked:
-// softmax of the logits for softmax-scored families (Mixtral, OLMoE, Qwen, GPT-OSS); for sigmoid
-// families (DeepSeek-V3) the sigmoid scores of the experts left after group limiting, normalised to
-// sum 1. Masked (and group-excluded) experts get 0. `rank` receives the experts in router rank order
+// softmax of the logits for softmax-scored families (Mixtral, OLMoE, Qwen, GPT-OSS; DeepSeek-V2: over the
+// experts of the kept groups, renormalised); for sigmoid families (DeepSeek-V3) the sigmoid scores of the
+// experts left after group limiting, normalised to sum 1. Masked (and group-excluded) experts get 0. `rank` receives the experts in router rank order
 // (eligible ones only); returns their count.
 int family_probabilities(const FamilyRow& row, const float* logits, float* probs, std::vector<int32_t>& rank);
 

@@ -22,12 +22,36 @@ void topk(const float* v, int n, int k, int32_t* out, int32_t* scratch) {
   std::copy(scratch, scratch + k, out);
 }
 
-void softmax_topk(const RouterInput& in, RoutingDecision& out, int k, bool renormalise) {
+// The `keep` best of G groups of `per` consecutive experts by `score`; every other expert's value in
+// `v` becomes 0.0 (masked_fill(..., 0.0), as both DeepSeek routers do).
+void keep_best_groups(const float* score_of_group, int G, int keep, int per, float* v, int32_t* groups,
+                      uint8_t* gmask, int32_t* scratch) {
+  topk(score_of_group, G, keep, groups, scratch);
+  std::fill(gmask, gmask + G, uint8_t(0));
+  for (int i = 0; i < keep; ++i) gmask[groups[i]] = 1;
+  for (int e = 0; e < G * per; ++e)
+    if (!gmask[e / per]) v[e] = 0.0f;
+}
+
+// Mixtral / OLMoE / Qwen (softmax -> top-k -> renormalise if the family does) and DeepSeek-V2
+// (DeepseekV2TopkRouter): softmax, with topk_method "group_limited_greedy" only the topk_group groups
+// whose best probability is highest compete, then weights times routed_scaling_factor (1 elsewhere).
+void softmax_topk(const RouterInput& in, RoutingDecision& out, int k, bool renormalise, bool group_limited) {
+  const ModelConfig& c = *in.config;
   const int E = in.num_experts;
-  thread_local std::vector<float> probs;
-  thread_local std::vector<int32_t> idx;
+  const int G = group_limited ? std::max(1, c.n_group) : 1;
+  if (E % G != 0) throw Error("router: " + std::to_string(E) + " experts do not split into n_group=" + std::to_string(G));
+  const int per = E / G;
+  const int keep = std::clamp(c.topk_group, 1, G);
+  thread_local std::vector<float> probs, choice, gscore;
+  thread_local std::vector<int32_t> idx, groups;
+  thread_local std::vector<uint8_t> gmask;
   probs.resize(size_t(E));
+  choice.resize(size_t(E));
+  gscore.resize(size_t(G));
   idx.resize(size_t(E));
+  groups.resize(size_t(G));
+  gmask.resize(size_t(G));
   for (int t = 0; t < in.tokens; ++t) {
     const float* lg = in.logits + size_t(t) * E;
     float mx = lg[0];
@@ -38,9 +62,17 @@ void softmax_topk(const RouterInput& in, RoutingDecision& out, int k, bool renor
       sum += probs[size_t(e)];
     }
     for (int e = 0; e < E; ++e) probs[size_t(e)] /= sum;
+    const float* select_on = probs.data();
+    if (G > 1) {
+      for (int g = 0; g < G; ++g)
+        gscore[size_t(g)] = *std::max_element(probs.begin() + g * per, probs.begin() + (g + 1) * per);
+      choice = probs;
+      keep_best_groups(gscore.data(), G, keep, per, choice.data(), groups.data(), gmask.data(), idx.data());
+      select_on = choice.data();
+    }
     int32_t* ex = out.experts.data() + size_t(t) * k;
     float* w = out.weights.data() + size_t(t) * k;
-    topk(probs.data(), E, k, ex, idx.data());
+    topk(select_on, E, k, ex, idx.data());
     float s = 0.0f;
     for (int j = 0; j < k; ++j) {
       w[j] = probs[size_t(ex[j])];
@@ -48,6 +80,8 @@ void softmax_topk(const RouterInput& in, RoutingDecision& out, int k, bool renor
     }
     if (renormalise)
       for (int j = 0; j < k; ++j) w[j] /= s;
+    if (c.routed_scaling_factor != 1.0f)
+      for (int j = 0; j < k; ++j) w[j] *= c.routed_scaling_factor;
   }
 }
 
@@ -88,11 +122,7 @@ void sigmoid_group_topk(const RouterInput& in, RoutingDecision& out, int k) {
         gscore[size_t(g)] = v[0];
       }
     }
-    topk(gscore.data(), G, keep, groups.data(), idx.data());
-    std::fill(gmask.begin(), gmask.end(), 0);
-    for (int i = 0; i < keep; ++i) gmask[size_t(groups[size_t(i)])] = 1;
-    for (int e = 0; e < E; ++e)
-      if (!gmask[size_t(e / per)]) choice[size_t(e)] = 0.0f;
+    keep_best_groups(gscore.data(), G, keep, per, choice.data(), groups.data(), gmask.data(), idx.data());
     int32_t* ex = out.experts.data() + size_t(t) * k;
     float* w = out.weights.data() + size_t(t) * k;
     topk(choice.data(), E, k, ex, idx.data());
@@ -138,7 +168,9 @@ void route_native(const RouterInput& in, RoutingDecision& out) {
   out.reset(in.tokens, k);
   switch (c.scoring) {
     case RouterScoring::SoftmaxTopK:
-      softmax_topk(in, out, k, c.norm_topk_prob || c.family == Family::Mixtral);
+    case RouterScoring::SoftmaxGroupTopK:
+      softmax_topk(in, out, k, c.norm_topk_prob || c.family == Family::Mixtral,
+                   c.scoring == RouterScoring::SoftmaxGroupTopK);
       break;
     case RouterScoring::SigmoidGroupTopK:
       sigmoid_group_topk(in, out, k);

@@ -214,7 +214,7 @@ TEST(CliBench, WriteOnlyKeepsARealCheckpoint) {
 }
 
 TEST(Synthetic, CheckpointsForEveryFixtureFamilyLoadThroughTheLoader) {
-  for (const char* family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v3"}) {
+  for (const char* family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3"}) {
     SCOPED_TRACE(family);
     const std::string cfg = moescope::test::model_fixture(family) + "/config.json";
     const auto plan = moescope::plan_synthetic(cfg);
@@ -235,6 +235,8 @@ TEST(Synthetic, BuiltinConfigsKeepThePublishedShapesAndFitTheBudget) {
                                                     {"qwen1.5-moe-a2.7b", "Qwen1.5-MoE-A2.7B.json"},
                                                     {"qwen3-30b-a3b", "Qwen3-30B-A3B.json"},
                                                     {"mixtral-8x7b", "Mixtral-8x7B-v0.1.json"},
+                                                    {"deepseek-v2-lite", "DeepSeek-V2-Lite.json"},
+                                                    {"deepseek-v2", "DeepSeek-V2.json"},
                                                     {"deepseek-v3", "DeepSeek-V3.json"},
                                                     {"gpt-oss-20b", "gpt-oss-20b.json"}};
   ASSERT_EQ(moescope::synthetic_names().size(), files.size());

@@ -155,7 +155,7 @@ TEST(CliInfo, Errors) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "moescope info: error: " + dir +
                        "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
-                       "qwen3_moe, deepseek_v3, gpt_oss)\n");
+                       "qwen3_moe, deepseek_v2, deepseek_v3, gpt_oss)\n");
 
   r = run_info("");
   EXPECT_EQ(r.code, 2);

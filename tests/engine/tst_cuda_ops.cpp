@@ -269,6 +269,8 @@ TEST(CudaOps, NativeRouterMatchesHostRule) {
       {"qwen3", RouterScoring::SoftmaxTopK, Family::Qwen3Moe, 128, 8, true, 1, 1, 1.0f},
       {"deepseek", RouterScoring::SigmoidGroupTopK, Family::DeepSeekV3, 64, 6, true, 8, 3, 2.5f},
       {"deepseek-1group", RouterScoring::SigmoidGroupTopK, Family::DeepSeekV3, 16, 4, false, 1, 1, 1.0f},
+      {"deepseek-v2", RouterScoring::SoftmaxGroupTopK, Family::DeepSeekV2, 160, 6, false, 8, 3, 16.0f},
+      {"deepseek-v2-lite", RouterScoring::SoftmaxTopK, Family::DeepSeekV2, 64, 6, false, 1, 1, 1.0f},
       {"gpt-oss", RouterScoring::TopKSoftmax, Family::GptOss, 32, 4, true, 1, 1, 1.0f},
   };
   for (const Case& c : cases) {

@@ -48,7 +48,7 @@ struct Published {
 
 // Sources: Mistral "Mixtral of experts" (46.7B / 12.9B) and Mixtral 8x22B announcement (141B / 39B);
 // OLMoE paper (6.9B / 1.3B); Qwen1.5-MoE blog (14.3B / 2.7B); Qwen2 report (57B / 14B); Qwen3 model
-// cards (30.5B / 3.3B, 235B / 22B); DeepSeek-V3 report (671B / 37B, MTP module excluded); gpt-oss model
+// cards (30.5B / 3.3B, 235B / 22B); DeepSeek-V2 report (236B / 21B); DeepSeek-V3 report (671B / 37B, MTP module excluded); gpt-oss model
 // card (20.91B / 3.61B and 116.83B / 5.13B, active without the embedding table).
 const Published kPublished[] = {
     {"Mixtral-8x7B-v0.1", "mixtral", 46.7e9, 12.9e9, true},
@@ -58,6 +58,7 @@ const Published kPublished[] = {
     {"Qwen2-57B-A14B", "qwen2_moe", 57e9, 14e9, true},
     {"Qwen3-30B-A3B", "qwen3_moe", 30.5e9, 3.3e9, true},
     {"Qwen3-235B-A22B", "qwen3_moe", 235e9, 22e9, true},
+    {"DeepSeek-V2", "deepseek_v2", 236e9, 21e9, true},
     {"DeepSeek-V3", "deepseek_v3", 671e9, 37e9, true},
     {"gpt-oss-20b", "gpt_oss", 20.91e9, 3.61e9, false},
     {"gpt-oss-120b", "gpt_oss", 116.83e9, 5.13e9, false},
@@ -89,6 +90,22 @@ TEST(ParamCount, MixtralByHand) {
   EXPECT_DOUBLE_EQ(n.total, 32 * (layer_rest + 8 * expert) + 2 * emb + 4096);
   EXPECT_DOUBLE_EQ(n.active, 32 * (layer_rest + 2 * expert) + 2 * emb + 4096);
   EXPECT_DOUBLE_EQ(n.embedding, emb);
+}
+
+TEST(ParamCount, DeepSeekV2LiteByHand) {
+  // DeepSeek-V2-Lite worked out independently. Per layer MLA attention: q_proj 2048 -> 16*(128+64),
+  // kv_a_proj_with_mqa 2048 -> 512+64, kv_a_layernorm 512, kv_b_proj 512 -> 16*(128+128), o_proj 16*128 -> 2048;
+  // two norms. Layer 0 dense (3*2048*10944); layers 1..26: 64 routed experts and 2 shared (3*2048*1408 each),
+  // router 64*2048. Embedding and lm_head 102400*2048, final norm 2048.
+  const ModelConfig c = load_model_config(test::fixtures_dir() + "/configs/DeepSeek-V2-Lite.json");
+  const double attn = 2048.0 * 3072 + 2048.0 * 576 + 512 + 512.0 * 4096 + 2048.0 * 2048 + 2 * 2048;
+  const double expert = 3.0 * 2048 * 1408, dense = 3.0 * 2048 * 10944, router = 64.0 * 2048;
+  const double emb = 102400.0 * 2048;
+  const ParamCounts n = count_parameters(c);
+  EXPECT_DOUBLE_EQ(n.total, 27 * attn + dense + 26 * (66 * expert + router) + 2 * emb + 2048);
+  EXPECT_DOUBLE_EQ(n.active, 27 * attn + dense + 26 * (8 * expert + router) + 2 * emb + 2048);
+  EXPECT_DOUBLE_EQ(n.embedding, emb);
+  EXPECT_NEAR(n.total / 15.7e9, 1.0, 0.01);  // the paper's 15.7B total (its "2.4B activated" is 2.45B cut off)
 }
 
 TEST(ParamCount, TiedEmbeddingsCountOnce) {
@@ -196,6 +213,73 @@ TEST(ModelConfigParse, DeepSeekYarnRopeScaling) {
   EXPECT_DOUBLE_EQ(g.rope.factor, 32);
 }
 
+TEST(ModelConfigParse, DeepSeekV2ReleasedConfigs) {
+  // V2-Lite: greedy top-6 of a softmax over 64 experts, q_proj (q_lora_rank null), old rope_scaling spelling.
+  const ModelConfig lite = load_model_config(test::fixtures_dir() + "/configs/DeepSeek-V2-Lite.json");
+  EXPECT_EQ(lite.family, Family::DeepSeekV2);
+  EXPECT_EQ(lite.attention, AttentionKind::MLA);
+  EXPECT_EQ(lite.scoring, RouterScoring::SoftmaxTopK);
+  EXPECT_FALSE(lite.norm_topk_prob);
+  EXPECT_FALSE(lite.score_correction_bias);
+  EXPECT_EQ(lite.n_group, 1);
+  EXPECT_FLOAT_EQ(lite.routed_scaling_factor, 1.0f);
+  EXPECT_EQ(lite.q_lora_rank, 0);
+  EXPECT_EQ(lite.kv_lora_rank, 512);
+  EXPECT_EQ(lite.head_dim, 192);
+  EXPECT_EQ(lite.num_experts, 64);
+  EXPECT_EQ(lite.num_experts_per_tok, 6);
+  EXPECT_EQ(lite.shared_intermediate_size, 2 * 1408);
+  EXPECT_EQ(lite.moe_layer_indices().front(), 1);
+  EXPECT_EQ(lite.num_moe_layers(), 26);
+  EXPECT_TRUE(lite.rope.interleaved);
+  EXPECT_EQ(lite.rope.type, "yarn");
+  EXPECT_DOUBLE_EQ(lite.rope.mscale, 0.707);
+  EXPECT_DOUBLE_EQ(lite.rope.mscale_all_dim, 0.707);
+  EXPECT_EQ(lite.bos_token_id, 100000);
+  // V2: group_limited_greedy over 8 groups of 20, 3 kept, weights x16.
+  const ModelConfig v2 = load_model_config(test::fixtures_dir() + "/configs/DeepSeek-V2.json");
+  EXPECT_EQ(v2.scoring, RouterScoring::SoftmaxGroupTopK);
+  EXPECT_EQ(v2.n_group, 8);
+  EXPECT_EQ(v2.topk_group, 3);
+  EXPECT_FLOAT_EQ(v2.routed_scaling_factor, 16.0f);
+  EXPECT_EQ(v2.q_lora_rank, 1536);
+  // greedy ignores n_group / topk_group, whatever they say
+  json j = fixture_config("deepseek_v2");
+  j["topk_method"] = "greedy";
+  j["n_group"] = 3;
+  const ModelConfig greedy = parse(j);
+  EXPECT_EQ(greedy.scoring, RouterScoring::SoftmaxTopK);
+  EXPECT_EQ(greedy.n_group, 1);
+}
+
+TEST(ModelConfigErrors, DeepSeekV2RouterSettingsItCannotRun) {
+  json j = fixture_config("deepseek_v2");
+  j["topk_method"] = "noaux_tc";
+  EXPECT_EQ(error_of(j), "dir/config.json: topk_method 'noaux_tc' is not supported (deepseek_v2 uses greedy or "
+                         "group_limited_greedy)");
+  j = fixture_config("deepseek_v2");
+  j["scoring_func"] = "sigmoid";
+  EXPECT_EQ(error_of(j), "dir/config.json: scoring_func 'sigmoid' is not supported (deepseek_v2 uses softmax)");
+  j = fixture_config("deepseek_v2");
+  j["norm_topk_prob"] = true;
+  EXPECT_NE(error_of(j).find("norm_topk_prob true is not supported for deepseek_v2"), std::string::npos);
+  j = fixture_config("deepseek_v2");
+  j["n_group"] = 3;  // 8 experts do not split into 3 groups
+  EXPECT_EQ(error_of(j), "dir/config.json: n_group must divide n_routed_experts and 0 < topk_group <= n_group");
+  j = fixture_config("deepseek_v2");
+  j["topk_group"] = 1;  // one group of 2 experts cannot supply 3
+  EXPECT_EQ(error_of(j), "dir/config.json: num_experts_per_tok is larger than the experts in topk_group groups");
+  j = fixture_config("deepseek_v2");
+  j.erase("n_group");
+  EXPECT_NE(error_of(j).find("n_group"), std::string::npos);
+  j = fixture_config("deepseek_v2");
+  j["routed_scaling_factor"] = -1.0;
+  EXPECT_EQ(error_of(j), "dir/config.json: \"routed_scaling_factor\" must be a positive number");
+  j = fixture_config("deepseek_v2");
+  j["mlp_bias"] = true;
+  EXPECT_EQ(error_of(j), "dir/config.json: mlp_bias true is not supported for deepseek_v2");
+}
+
 TEST(ModelConfigParse, QwenDenseLayers) {
   json j = fixture_config("qwen2_moe");
   j["num_hidden_layers"] = 6;
@@ -256,7 +340,7 @@ TEST(ModelConfigErrors, UnsupportedArchitectureNamesFileAndList) {
   j["model_type"] = "llama";
   EXPECT_EQ(error_of(j, "/models/x/config.json"),
             "/models/x/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
-            "qwen3_moe, deepseek_v3, gpt_oss)");
+            "qwen3_moe, deepseek_v2, deepseek_v3, gpt_oss)");
 }
 
 // fuzz_model_config finding (2026-12-01): a non-number rope_parameters.rope_theta escaped as a JSON

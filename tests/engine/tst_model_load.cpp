@@ -131,6 +131,10 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
       EXPECT_EQ(L.moe.correction_bias.shape, shapes.at(p + "mlp.gate.e_score_correction_bias"));
       EXPECT_EQ(L.moe.shared.up.shape, shapes.at(p + "mlp.shared_experts.up_proj.weight"));
     }
+    if (family == "deepseek_v2") {
+      EXPECT_FALSE(L.moe.correction_bias.valid());  // V2's router has no correction bias
+      EXPECT_EQ(L.moe.shared.up.shape, shapes.at(p + "mlp.shared_experts.up_proj.weight"));
+    }
   }
   if (family == "deepseek_v3") {
     const auto& a = w.layers[0].attn;
@@ -140,6 +144,12 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
     EXPECT_EQ(a.kv_b.shape, shapes.at("model.layers.0.self_attn.kv_b_proj.weight"));
     EXPECT_EQ(a.kv_a_norm.shape, shapes.at("model.layers.0.self_attn.kv_a_layernorm.weight"));
     EXPECT_FALSE(a.q.valid());
+  } else if (family == "deepseek_v2") {  // q_lora_rank null: a plain q_proj next to the MLA kv path
+    const auto& a = w.layers[0].attn;
+    EXPECT_EQ(a.q.shape, shapes.at("model.layers.0.self_attn.q_proj.weight"));
+    EXPECT_FALSE(a.q_a.valid());
+    EXPECT_EQ(a.kv_a.shape, shapes.at("model.layers.0.self_attn.kv_a_proj_with_mqa.weight"));
+    EXPECT_EQ(a.kv_b.shape, shapes.at("model.layers.0.self_attn.kv_b_proj.weight"));
   } else {
     EXPECT_EQ(w.layers[0].attn.q.shape, shapes.at("model.layers.0.self_attn.q_proj.weight"));
     EXPECT_EQ(w.layers[0].attn.k.shape, shapes.at("model.layers.0.self_attn.k_proj.weight"));
@@ -149,7 +159,7 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, FixtureLoad,
-                         ::testing::Values("mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v3"));
+                         ::testing::Values("mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3"));
 
 TEST(ModelLoad, OlmoeEosOutsideVocabularyIsAWarning) {
   auto m = Model::load(test::model_fixture("olmoe"));
@@ -335,7 +345,7 @@ TEST(ModelLoadErrors, UnsupportedArchitectureAndMissingGptOssWeights) {
   s.config["model_type"] = "llama";
   const std::string dir = s.write();
   EXPECT_EQ(error_of([&] { Model::load(dir); }),
-            dir + "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v3, "
+            dir + "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3, "
                   "gpt_oss)");
 
   // A released GPT-OSS config with a checkpoint that holds none of its tensors.

@@ -38,6 +38,13 @@ ModelConfig make_config(Family family, int experts, int k, int layers = 4) {
       c.shared_expert_gate = true;
       break;
     case Family::Qwen3Moe: c.scoring = RouterScoring::SoftmaxTopK; c.norm_topk_prob = true; break;
+    case Family::DeepSeekV2:  // DeepSeek-V2 (236B) style: group_limited_greedy, scaled, not renormalised
+      c.scoring = RouterScoring::SoftmaxGroupTopK;
+      c.n_group = 4;
+      c.topk_group = 2;
+      c.routed_scaling_factor = 16.0f;
+      c.num_shared_experts = 2;
+      break;
     case Family::DeepSeekV3:
       c.scoring = RouterScoring::SigmoidGroupTopK;
       c.norm_topk_prob = true;
@@ -151,8 +158,9 @@ TEST(Strategies, TopKFollowsTheSoftmaxFormulaForEveryK) {
 }
 
 TEST(Strategies, TopKWithTheNativeKEqualsNative) {
-  for (Family f : {Family::Mixtral, Family::OLMoE, Family::Qwen2Moe, Family::Qwen3Moe, Family::DeepSeekV3, Family::GptOss}) {
-    const ModelConfig c = make_config(f, 16, f == Family::DeepSeekV3 ? 4 : 2);
+  for (Family f : {Family::Mixtral, Family::OLMoE, Family::Qwen2Moe, Family::Qwen3Moe, Family::DeepSeekV2,
+                   Family::DeepSeekV3, Family::GptOss}) {
+    const ModelConfig c = make_config(f, 16, f == Family::DeepSeekV3 || f == Family::DeepSeekV2 ? 4 : 2);
     std::vector<float> bias(16);
     std::mt19937 rng(5);
     for (float& x : bias) x = std::uniform_real_distribution<float>(-0.3f, 0.3f)(rng);
@@ -215,6 +223,75 @@ TEST(Strategies, DeepSeekTopKUsesCorrectedScoresForChoiceAndSigmoidForWeights) {
       EXPECT_EQ(d.experts[t * 3 + j], o[j]);
       EXPECT_NEAR(d.weights[t * 3 + j], s[o[j]] / sum * 2.5, 1e-5);
     }
+  }
+}
+
+// DeepSeek-V2 group_limited_greedy, written out in double from transformers' DeepseekV2TopkRouter:
+// softmax over all experts, group score = the group's largest probability, the topk_group best groups
+// keep their probabilities (others 0), top-k, weights = those probabilities * routed_scaling_factor.
+std::vector<std::pair<int, double>> deepseek_v2_reference(const ModelConfig& c, const float* lg, int k) {
+  const int E = c.num_experts, per = E / c.n_group;
+  std::vector<double> p = softmax(lg, E);
+  std::vector<double> gs(c.n_group, 0.0);
+  for (int e = 0; e < E; ++e) gs[e / per] = std::max(gs[e / per], p[e]);
+  const auto go = argsort_desc(gs);
+  std::vector<double> masked(E, 0.0);
+  for (int e = 0; e < E; ++e)
+    if (std::find(go.begin(), go.begin() + c.topk_group, e / per) != go.begin() + c.topk_group) masked[e] = p[e];
+  const auto o = argsort_desc(masked);
+  std::vector<std::pair<int, double>> out;
+  for (int j = 0; j < k && masked[o[j]] > 0.0; ++j) out.emplace_back(o[j], masked[o[j]] * c.routed_scaling_factor);
+  return out;
+}
+
+TEST(Strategies, DeepSeekV2GroupLimitedGreedyMatchesAReference) {
+  const ModelConfig c = make_config(Family::DeepSeekV2, 16, 4);
+  int differs_from_plain_topk = 0;
+  for (const std::string spec : {"native", "topk:4", "topk:2", "topk:8", "topk:12"}) {
+    const int k = spec == "native" ? 4 : std::stoi(spec.substr(5));
+    Batch b(c, random_logits(40, 16, 21), 0, true);
+    RoutingDecision d = run(spec, c, b);
+    for (int t = 0; t < 40; ++t) {
+      const auto want = deepseek_v2_reference(c, b.logits.data() + t * 16, k);
+      const auto got = row_experts(d, t);
+      // 2 of 4 groups of 4 experts: at most 8 experts are eligible, whatever k asks for
+      ASSERT_EQ(got.size(), want.size()) << spec << " token " << t;
+      for (size_t j = 0; j < want.size(); ++j) {
+        EXPECT_EQ(got[j], want[j].first) << spec << " token " << t;
+        EXPECT_NEAR(d.weights[t * d.k_max + j], want[j].second, 1e-5) << spec << " token " << t;
+      }
+      if (spec == "native") {
+        auto plain = argsort_desc(softmax(b.logits.data() + t * 16, 16));
+        plain.resize(4);
+        std::sort(plain.begin(), plain.end());
+        std::vector<int> mine(got.begin(), got.end());
+        std::sort(mine.begin(), mine.end());
+        differs_from_plain_topk += mine != plain;
+      }
+    }
+  }
+  EXPECT_GT(differs_from_plain_topk, 0) << "the logits never exercised the group limit";
+}
+
+TEST(Strategies, DeepSeekV2TopPNormalisesOverTheKeptGroups) {
+  const ModelConfig c = make_config(Family::DeepSeekV2, 16, 4);
+  Batch b(c, random_logits(12, 16, 8), 0, true);
+  RoutingDecision d = run("topp:0.7", c, b);
+  for (int t = 0; t < 12; ++t) {
+    const auto kept = deepseek_v2_reference(c, b.logits.data() + t * 16, 16);  // every eligible expert, best first
+    double total = 0;
+    for (const auto& [e, w] : kept) total += w;
+    int n = 0;
+    double mass = 0;
+    while (n < int(kept.size()) && (n == 0 || mass < 0.7 - 1e-9)) mass += kept[size_t(n++)].second / total;
+    const auto got = row_experts(d, t);
+    ASSERT_EQ(int(got.size()), n) << "token " << t;
+    double wsum = 0;
+    for (int j = 0; j < n; ++j) {
+      EXPECT_EQ(got[j], kept[size_t(j)].first);
+      wsum += d.weights[t * d.k_max + j];
+    }
+    EXPECT_NEAR(wsum, 16.0, 1e-3);  // renormalised over the set, times routed_scaling_factor
   }
 }
 

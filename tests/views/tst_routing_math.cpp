@@ -54,10 +54,27 @@ class TestRoutingMath : public QObject {
     const RunData r = small_run("deepseek_v3");
     QCOMPARE(score_kind_for_family("deepseek_v3"), ScoreKind::Sigmoid);
     QCOMPARE(score_kind_for_family("qwen2_moe"), ScoreKind::Softmax);
+    QCOMPARE(score_kind_for_family("deepseek_v2"), ScoreKind::Softmax);  // V2's router is a softmax
     const auto p = router_probabilities(r, 0, 0);
     QVERIFY(std::abs(p[0] - 0.5) < 1e-6);         // sigmoid(0)
     QVERIFY(std::abs(p[1] - 2.0 / 3) < 1e-6);     // sigmoid(ln 2) = 2/3
     QVERIFY(std::abs(p[2] - 0.75) < 1e-6);        // sigmoid(ln 3) = 3/4
+  }
+  void deepSeekGroupLimitNote() {
+    RunData r = small_run("deepseek_v2");
+    r.model_config = R"({"topk_method":"group_limited_greedy","n_group":8,"topk_group":3,"routed_scaling_factor":16.0})";
+    QCOMPARE(QString::fromStdString(group_limit_note(r)),
+             QString::fromUtf8("chosen within the best 3 of 8 expert groups; weights \u00d7 16"));
+    r.model_config = R"({"topk_method":"greedy","n_group":1,"topk_group":1,"routed_scaling_factor":1.0})";
+    QVERIFY(group_limit_note(r).empty());  // DeepSeek-V2-Lite: plain top-k, no scale
+    r.model_config = R"({"topk_method":"greedy","n_group":8,"topk_group":3,"routed_scaling_factor":1.0})";
+    QVERIFY(group_limit_note(r).empty());  // greedy ignores the groups
+    r.family = "deepseek_v3";
+    r.model_config = R"({"n_group":8,"topk_group":4,"routed_scaling_factor":2.5})";
+    QCOMPARE(QString::fromStdString(group_limit_note(r)),
+             QString::fromUtf8("chosen within the best 4 of 8 expert groups; weights \u00d7 2.5"));
+    r.family = "qwen3_moe";
+    QVERIFY(group_limit_note(r).empty());
   }
   void chosenExperts() {
     const RunData r = small_run();

@@ -52,7 +52,12 @@ void parse_mixtral(const ConfigReader& r, ModelConfig& c);
 void parse_olmoe(const ConfigReader& r, ModelConfig& c);
 void parse_qwen2_moe(const ConfigReader& r, ModelConfig& c);
 void parse_qwen3_moe(const ConfigReader& r, ModelConfig& c);
+void parse_deepseek_v2(const ConfigReader& r, ModelConfig& c);
 void parse_deepseek_v3(const ConfigReader& r, ModelConfig& c);
+// DeepSeek-V2/V3 shared part: MLA, experts, shared experts, dense layers, routed_scaling_factor.
+void parse_deepseek_common(const ConfigReader& r, ModelConfig& c);
+// n_group / topk_group consistent with n_routed_experts and num_experts_per_tok.
+void check_deepseek_groups(const ConfigReader& r, ModelConfig& c);
 void parse_gpt_oss(const ConfigReader& r, ModelConfig& c);
 
 // ---- weight binding ----------------------------------------------------------------------------
