@@ -107,7 +107,7 @@ __global__ void route_native_kernel(const float* __restrict__ logits, int T, Rou
     for (int e = 0; e < E; ++e) {
       bool kept = false;
       for (int i = 0; i < keep; ++i) kept = kept || gsel[i] == e / per;
-      if (!kept) c[e] = 0.0f;
+      if (!kept) c[e] = -INFINITY;  // DeepseekV3TopkRouter: masked_fill(..., -inf)
     }
     select_topk(c, E, k, ex);
     float ws = 0.0f;

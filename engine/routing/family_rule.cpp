@@ -19,8 +19,8 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 bool is_disabled(const FamilyRow& row, int e) { return row.disabled && row.disabled[e]; }
 
-// DeepSeek-V3 selection scores: sigmoid + bias, masked experts -inf, experts outside the kept
-// groups 0.0 (HF fills them with 0.0, not -inf: with negative corrected scores they can still win).
+// DeepSeek-V3 selection scores: sigmoid + bias; masked experts and experts outside the kept groups
+// -inf (transformers 5's DeepseekV3TopkRouter masked_fill(..., -inf)), so they are never chosen.
 // `in_kept_group[e]` is set for experts of the kept groups.
 void deepseek_choice_scores(const FamilyRow& row, const float* logits, std::vector<float>& sig,
                             std::vector<float>& choice, std::vector<uint8_t>& in_kept_group) {
@@ -53,7 +53,7 @@ void deepseek_choice_scores(const FamilyRow& row, const float* logits, std::vect
   for (int e = 0; e < E; ++e) {
     if (keep[e / per]) continue;
     in_kept_group[e] = 0;
-    if (!is_disabled(row, e)) choice[e] = 0.0f;
+    choice[e] = kNegInf;
   }
 }
 
@@ -163,7 +163,7 @@ int family_topk(const FamilyRow& row, const float* logits, int k, int32_t* exper
       rank_by_key(choice.data(), E, order);
       float sum = 0.0f;
       for (int i = 0; i < k && i < E; ++i) {
-        if (is_disabled(row, order[i])) break;
+        if (choice[order[i]] == kNegInf) break;  // masked, or outside the kept groups
         experts[i] = order[i];
         weights[i] = sig[order[i]];
         sum += weights[i];

@@ -2,6 +2,7 @@
 // toward the lower expert index like torch.topk).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -23,14 +24,14 @@ void topk(const float* v, int n, int k, int32_t* out, int32_t* scratch) {
 }
 
 // The `keep` best of G groups of `per` consecutive experts by `score`; every other expert's value in
-// `v` becomes 0.0 (masked_fill(..., 0.0), as both DeepSeek routers do).
+// `v` becomes `masked` (transformers 5: 0.0 in DeepseekV2TopkRouter, -inf in DeepseekV3TopkRouter).
 void keep_best_groups(const float* score_of_group, int G, int keep, int per, float* v, int32_t* groups,
-                      uint8_t* gmask, int32_t* scratch) {
+                      uint8_t* gmask, int32_t* scratch, float masked) {
   topk(score_of_group, G, keep, groups, scratch);
   std::fill(gmask, gmask + G, uint8_t(0));
   for (int i = 0; i < keep; ++i) gmask[groups[i]] = 1;
   for (int e = 0; e < G * per; ++e)
-    if (!gmask[e / per]) v[e] = 0.0f;
+    if (!gmask[e / per]) v[e] = masked;
 }
 
 // Mixtral / OLMoE / Qwen (softmax -> top-k -> renormalise if the family does) and DeepSeek-V2
@@ -67,7 +68,7 @@ void softmax_topk(const RouterInput& in, RoutingDecision& out, int k, bool renor
       for (int g = 0; g < G; ++g)
         gscore[size_t(g)] = *std::max_element(probs.begin() + g * per, probs.begin() + (g + 1) * per);
       choice = probs;
-      keep_best_groups(gscore.data(), G, keep, per, choice.data(), groups.data(), gmask.data(), idx.data());
+      keep_best_groups(gscore.data(), G, keep, per, choice.data(), groups.data(), gmask.data(), idx.data(), 0.0f);
       select_on = choice.data();
     }
     int32_t* ex = out.experts.data() + size_t(t) * k;
@@ -86,8 +87,8 @@ void softmax_topk(const RouterInput& in, RoutingDecision& out, int k, bool renor
 }
 
 // DeepSeek-V3 (DeepseekV3TopkRouter): sigmoid scores; selection on scores + correction bias within
-// the topk_group best groups (group score = sum of its top-2); masked experts score 0.0, not -inf,
-// exactly as masked_fill does there.
+// the topk_group best groups (group score = sum of its top-2); experts of the other groups score -inf, as
+// masked_fill does there (transformers 4.x filled 0.0, which let them win over negative corrected scores).
 void sigmoid_group_topk(const RouterInput& in, RoutingDecision& out, int k) {
   const ModelConfig& c = *in.config;
   const int E = in.num_experts;
@@ -122,7 +123,8 @@ void sigmoid_group_topk(const RouterInput& in, RoutingDecision& out, int k) {
         gscore[size_t(g)] = v[0];
       }
     }
-    keep_best_groups(gscore.data(), G, keep, per, choice.data(), groups.data(), gmask.data(), idx.data());
+    keep_best_groups(gscore.data(), G, keep, per, choice.data(), groups.data(), gmask.data(), idx.data(),
+                     -std::numeric_limits<float>::infinity());
     int32_t* ex = out.experts.data() + size_t(t) * k;
     float* w = out.weights.data() + size_t(t) * k;
     topk(choice.data(), E, k, ex, idx.data());

@@ -352,9 +352,10 @@ TEST(RouteNative, DeepSeekGroupLimitedSigmoidWithCorrectionBias) {
   }
 }
 
-TEST(RouteNative, DeepSeekMaskedGroupsScoreZeroNotMinusInfinity) {
-  // As transformers' masked_fill(..., 0.0): when kept-group scores are pushed below zero by the
-  // correction bias, an expert of a dropped group (score 0.0) can still be picked.
+TEST(RouteNative, DeepSeekMaskedGroupsAreNeverChosen) {
+  // transformers 5's DeepseekV3TopkRouter: masked_fill(..., -inf). Even when the correction bias pushes the
+  // kept group's scores below zero, no expert of a dropped group is picked (transformers 4.x filled 0.0
+  // and would have picked expert 2 here).
   ModelConfig cfg;
   cfg.family = Family::DeepSeekV3;
   cfg.scoring = RouterScoring::SigmoidGroupTopK;
@@ -366,12 +367,13 @@ TEST(RouteNative, DeepSeekMaskedGroupsScoreZeroNotMinusInfinity) {
   cfg.routed_scaling_factor = 1.0f;
   const std::vector<float> logits = {0.0f, 0.0f, -5.0f, -5.0f};
   std::vector<float> bias = {-0.4f, -0.6f, -1.0f, -1.0f};
-  // corrected: g0 = {0.1, -0.1}, g1 ~ {-0.993, -0.993}; g0 kept; masked -> {0.1, -0.1, 0, 0}
+  // corrected: g0 = {0.1, -0.1}, g1 ~ {-0.993, -0.993}; g0 kept; masked -> {0.1, -0.1, -inf, -inf}
   const TensorRef bref = f32_vector(bias);
   const auto d = route(cfg, logits, &bref);
-  std::vector<int> got = {d.experts[0], d.experts[1]};
-  std::sort(got.begin(), got.end());
-  EXPECT_EQ(got, (std::vector<int>{0, 2}));  // expert 2: masked to 0.0 > -0.1, lower index than 3
+  EXPECT_EQ(d.experts[0], 0);
+  EXPECT_EQ(d.experts[1], 1);
+  EXPECT_NEAR(d.weights[0], 0.5, 1e-6);  // sigmoid(0), uncorrected
+  EXPECT_NEAR(d.weights[1], 0.5, 1e-6);
 }
 
 TEST(RouteNative, GptOssTopKOnLogitsThenSoftmaxOverK) {

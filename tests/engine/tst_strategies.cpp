@@ -215,7 +215,7 @@ TEST(Strategies, DeepSeekTopKUsesCorrectedScoresForChoiceAndSigmoidForWeights) {
     }
     auto go = argsort_desc(gs);
     for (int e = 0; e < 16; ++e)
-      if (e / 4 != go[0] && e / 4 != go[1]) choice[e] = 0.0;
+      if (e / 4 != go[0] && e / 4 != go[1]) choice[e] = -INFINITY;
     auto o = argsort_desc(choice);
     EXPECT_EQ(o[0], 15);
     const double sum = s[o[0]] + s[o[1]] + s[o[2]];
@@ -292,6 +292,39 @@ TEST(Strategies, DeepSeekV2TopPNormalisesOverTheKeptGroups) {
       wsum += d.weights[t * d.k_max + j];
     }
     EXPECT_NEAR(wsum, 16.0, 1e-3);  // renormalised over the set, times routed_scaling_factor
+  }
+}
+
+// transformers 5's DeepseekV3TopkRouter fills the experts of the dropped groups with -inf: with corrected
+// scores below 0 (a strongly negative e_score_correction_bias) they must still never be chosen (a 0.0 fill,
+// as in transformers 4.x, would pick them ahead of every kept expert).
+TEST(Strategies, DeepSeekV3NeverChoosesExpertsOutsideTheKeptGroups) {
+  const ModelConfig c = make_config(Family::DeepSeekV3, 16, 4);  // 4 groups of 4, 2 kept
+  std::vector<float> bias(16);
+  for (int e = 0; e < 16; ++e) bias[e] = -3.0f + 0.01f * float(e);
+  TensorRef bias_ref;
+  bias_ref.name = "bias";
+  bias_ref.shape = {16};
+  bias_ref.data = reinterpret_cast<const std::byte*>(bias.data());
+  bias_ref.nbytes = 64;
+  for (const std::string spec : {"native", "topk:4", "topk:8"}) {
+    Batch b(c, random_logits(30, 16, 13), 0, true);
+    b.in.correction_bias = &bias_ref;
+    RoutingDecision d = run(spec, c, b);
+    for (int t = 0; t < 30; ++t) {
+      const float* lg = b.logits.data() + t * 16;
+      std::vector<double> gs(4);
+      for (int g = 0; g < 4; ++g) {
+        std::vector<double> v;
+        for (int e = g * 4; e < g * 4 + 4; ++e) v.push_back(1.0 / (1.0 + std::exp(-double(lg[e]))) + bias[e]);
+        std::sort(v.rbegin(), v.rend());
+        gs[g] = v[0] + v[1];
+      }
+      const auto go = argsort_desc(gs);
+      const auto got = row_experts(d, t);
+      EXPECT_EQ(got.size(), spec == "topk:8" ? 8u : 4u) << spec;
+      for (int32_t e : got) EXPECT_TRUE(e / 4 == go[0] || e / 4 == go[1]) << spec << " token " << t << " expert " << e;
+    }
   }
 }
 
