@@ -67,7 +67,8 @@ ojson describe(const ModelConfig& c) {
     a["sliding_window_layers"] = sl;
   }
   if (c.attention_sinks) a["sinks"] = true;
-  if (c.qkv_bias || c.o_bias) a["bias"] = true;
+  if (c.qkv_bias || c.o_bias) a["bias"] = c.o_bias ? "qkvo" : "qkv";
+  if (c.qk_norm_per_head || c.qk_norm_full) a["qk_norm"] = c.qk_norm_per_head ? "per_head" : "full";
   j["attention"] = a;
   if (c.swiglu_limit > 0) j["swiglu_limit"] = c.swiglu_limit;
   j["context_length"] = c.max_position_embeddings;
@@ -81,6 +82,7 @@ ojson describe(const ModelConfig& c) {
     if (c.rope.mscale_all_dim != 0.0) rope["mscale_all_dim"] = c.rope.mscale_all_dim;
   }
   if (c.rope.interleaved) rope["interleaved"] = true;
+  if (c.rope.partial_rotary_factor != 1.0) rope["partial_rotary_factor"] = c.rope.partial_rotary_factor;
   j["rope"] = rope;
   ojson r;
   r["scoring"] = scoring_name(c.scoring);
@@ -91,7 +93,8 @@ ojson describe(const ModelConfig& c) {
     r["topk_group"] = c.topk_group;
   }
   if (c.score_correction_bias) r["correction_bias"] = true;
-  if (c.routed_scaling_factor != 1.0f || c.family == Family::DeepSeekV2 || c.family == Family::DeepSeekV3)
+  if (c.routed_scaling_factor != 1.0f || c.family == Family::DeepSeekV2 || c.family == Family::DeepSeekV3 ||
+      c.family == Family::Glm4Moe)
     r["routed_scaling_factor"] = c.routed_scaling_factor;
   j["router"] = r;
   j["tie_word_embeddings"] = c.tie_word_embeddings;

@@ -18,6 +18,7 @@ const char* family_name(Family f) {
     case Family::Qwen3Moe: return "qwen3_moe";
     case Family::DeepSeekV2: return "deepseek_v2";
     case Family::DeepSeekV3: return "deepseek_v3";
+    case Family::Glm4Moe: return "glm4_moe";
     case Family::GptOss: return "gpt_oss";
   }
   return "?";
@@ -63,6 +64,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
       {"qwen3_moe", Family::Qwen3Moe, families::parse_qwen3_moe},
       {"deepseek_v2", Family::DeepSeekV2, families::parse_deepseek_v2},
       {"deepseek_v3", Family::DeepSeekV3, families::parse_deepseek_v3},
+      {"glm4_moe", Family::Glm4Moe, families::parse_glm4_moe},
       {"gpt_oss", Family::GptOss, families::parse_gpt_oss},
   };
   bool known = false;
@@ -90,6 +92,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   }
   if (c.num_moe_layers() < c.num_layers && c.intermediate_size <= 0)
     r.fail("dense layers need a positive \"intermediate_size\"");
+  if (!(c.rope.partial_rotary_factor > 0.0 && c.rope.partial_rotary_factor <= 1.0))
+    r.fail("\"partial_rotary_factor\" must be in (0, 1], got " + std::to_string(c.rope.partial_rotary_factor));
   if (j.contains("quantization_config") && !j["quantization_config"].is_null()) {
     std::string method = "unknown";
     const auto& q = j["quantization_config"];

@@ -8,7 +8,7 @@
 
 namespace moescope {
 
-enum class Family { Mixtral, OLMoE, Qwen2Moe, Qwen3Moe, DeepSeekV2, DeepSeekV3, GptOss };
+enum class Family { Mixtral, OLMoE, Qwen2Moe, Qwen3Moe, DeepSeekV2, DeepSeekV3, Glm4Moe, GptOss };
 const char* family_name(Family f);  // config.json model_type spelling: "mixtral", "olmoe", ...
 
 // How router logits become expert scores (see docs/model-semantics in shared/).
@@ -16,7 +16,7 @@ enum class RouterScoring {
   SoftmaxTopK,      // softmax over all experts, then top-k (Mixtral, OLMoE, Qwen2/3-MoE, DeepSeek-V2 "greedy")
   SoftmaxGroupTopK, // softmax, top-k within the topk_group groups with the best maximum (DeepSeek-V2
                     // "group_limited_greedy")
-  SigmoidGroupTopK, // sigmoid, + correction bias for selection, group-limited top-k (DeepSeek-V3)
+  SigmoidGroupTopK, // sigmoid, + correction bias for selection, group-limited top-k (DeepSeek-V3, GLM-4.5)
   TopKSoftmax,      // top-k on raw logits, softmax over the k (GPT-OSS)
 };
 

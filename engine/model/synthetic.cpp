@@ -83,6 +83,14 @@ const std::map<std::string, const char*>& builtin_configs() {
         "mscale":1.0,"mscale_all_dim":1.0,"original_max_position_embeddings":4096,"type":"yarn"},
         "rope_theta":10000,"routed_scaling_factor":2.5,"scoring_func":"sigmoid","tie_word_embeddings":false,
         "topk_group":4,"topk_method":"noaux_tc","torch_dtype":"bfloat16","v_head_dim":128,"vocab_size":129280})"},
+      {"glm-4.5-air", R"({"architectures":["Glm4MoeForCausalLM"],"model_type":"glm4_moe","attention_bias":true,
+        "pad_token_id":151329,"eos_token_id":[151329,151336,151338],"first_k_dense_replace":1,"head_dim":128,
+        "hidden_act":"silu","hidden_size":4096,"initializer_range":0.02,"intermediate_size":10944,
+        "max_position_embeddings":131072,"moe_intermediate_size":1408,"n_group":1,"n_routed_experts":128,
+        "n_shared_experts":1,"norm_topk_prob":true,"num_attention_heads":96,"num_experts_per_tok":8,
+        "num_hidden_layers":46,"num_key_value_heads":8,"num_nextn_predict_layers":1,"partial_rotary_factor":0.5,
+        "rms_norm_eps":1e-05,"rope_theta":1000000,"routed_scaling_factor":1.0,"tie_word_embeddings":false,
+        "topk_group":1,"torch_dtype":"bfloat16","use_qk_norm":false,"vocab_size":151552})"},
       {"gpt-oss-20b", R"({"architectures":["GptOssForCausalLM"],"model_type":"gpt_oss","attention_bias":true,
         "eos_token_id":200002,"pad_token_id":199999,"experts_per_token":4,"head_dim":64,"hidden_act":"silu",
         "hidden_size":2880,"initial_context_length":4096,"initializer_range":0.02,"intermediate_size":2880,
@@ -340,7 +348,7 @@ std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c, bool mxfp4)
     if (c.score_correction_bias) add(m + "gate.e_score_correction_bias", {E}, K::Bias);
     for (int e = 0; e < c.num_experts; ++e) ffn(m + "experts." + std::to_string(e) + ".", c.moe_intermediate_size, mixtral);
     if (c.num_shared_experts > 0 && c.shared_intermediate_size > 0) {
-      if (c.family == Family::DeepSeekV2 || c.family == Family::DeepSeekV3) {
+      if (c.family == Family::DeepSeekV2 || c.family == Family::DeepSeekV3 || c.family == Family::Glm4Moe) {
         ffn(m + "shared_experts.", c.shared_intermediate_size, false);
       } else {
         ffn(m + "shared_expert.", c.shared_intermediate_size, false);

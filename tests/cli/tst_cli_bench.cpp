@@ -214,7 +214,7 @@ TEST(CliBench, WriteOnlyKeepsARealCheckpoint) {
 }
 
 TEST(Synthetic, CheckpointsForEveryFixtureFamilyLoadThroughTheLoader) {
-  for (const char* family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3"}) {
+  for (const char* family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe"}) {
     SCOPED_TRACE(family);
     const std::string cfg = moescope::test::model_fixture(family) + "/config.json";
     const auto plan = moescope::plan_synthetic(cfg);
@@ -238,6 +238,7 @@ TEST(Synthetic, BuiltinConfigsKeepThePublishedShapesAndFitTheBudget) {
                                                     {"deepseek-v2-lite", "DeepSeek-V2-Lite.json"},
                                                     {"deepseek-v2", "DeepSeek-V2.json"},
                                                     {"deepseek-v3", "DeepSeek-V3.json"},
+                                                    {"glm-4.5-air", "GLM-4.5-Air.json"},
                                                     {"gpt-oss-20b", "gpt-oss-20b.json"}};
   ASSERT_EQ(moescope::synthetic_names().size(), files.size());
   for (const auto& [name, file] : files) {

@@ -67,7 +67,7 @@ TEST(CliInfo, DemoCheckpoint) {
 }
 
 TEST(CliInfo, FixtureCheckpoints) {
-  for (const std::string family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v3"}) {
+  for (const std::string family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe"}) {
     SCOPED_TRACE(family);
     const json meta = json::parse(slurp(moescope::test::fixtures_dir() + "/models/" + family + "/meta.json"));
     const json j = info(moescope::test::model_fixture(family));
@@ -75,7 +75,7 @@ TEST(CliInfo, FixtureCheckpoints) {
     EXPECT_EQ(j["moe_layers"], meta["moe_layers"]);
     EXPECT_EQ(j["checkpoint_params_match"], true);
     EXPECT_EQ(j["dtypes"], json({"F32"}));
-    EXPECT_EQ(j["attention"]["kind"], family == "deepseek_v3" ? "mla" : "gqa");
+    EXPECT_EQ(j["attention"]["kind"], family == "deepseek_v3" || family == "deepseek_v2" ? "mla" : "gqa");
     // Tensors in the file: fp32, so bytes = 4 * parameters + header.
     const uint64_t file = fs::file_size(moescope::test::model_fixture(family) + "/model.safetensors");
     const uint64_t params = j["checkpoint_params"].get<uint64_t>();
@@ -141,6 +141,24 @@ TEST(CliInfo, BareConfigJson) {
   EXPECT_EQ(d["dense_layers"], json({0, 1, 2}));
   EXPECT_EQ(d["attention"]["kind"], "mla");
   EXPECT_EQ(d["rope"]["type"], "yarn");
+  EXPECT_EQ(d["rope"]["interleaved"], true);
+  EXPECT_EQ(d["router"]["correction_bias"], true);
+
+  const json v2 = info(moescope::test::fixtures_dir() + "/configs/DeepSeek-V2.json");
+  EXPECT_EQ(v2["family"], "deepseek_v2");
+  EXPECT_EQ(v2["router"]["scoring"], "softmax_group_topk");
+  EXPECT_EQ(v2["router"]["n_group"], 8);
+  EXPECT_EQ(v2["router"]["topk_group"], 3);
+  EXPECT_EQ(v2["router"]["routed_scaling_factor"], 16.0);
+  EXPECT_FALSE(v2["router"].contains("correction_bias"));
+  EXPECT_EQ(v2["rope"]["mscale_all_dim"], 0.707);
+
+  const json glm = info(moescope::test::fixtures_dir() + "/configs/GLM-4.5.json");
+  EXPECT_EQ(glm["family"], "glm4_moe");
+  EXPECT_EQ(glm["attention"]["bias"], "qkv");
+  EXPECT_EQ(glm["attention"]["qk_norm"], "per_head");
+  EXPECT_EQ(glm["rope"]["partial_rotary_factor"], 0.5);
+  EXPECT_EQ(glm["router"]["scoring"], "sigmoid_group_topk");
 }
 
 TEST(CliInfo, Errors) {
@@ -155,7 +173,7 @@ TEST(CliInfo, Errors) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "moescope info: error: " + dir +
                        "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
-                       "qwen3_moe, deepseek_v2, deepseek_v3, gpt_oss)\n");
+                       "qwen3_moe, deepseek_v2, deepseek_v3, glm4_moe, gpt_oss)\n");
 
   r = run_info("");
   EXPECT_EQ(r.code, 2);

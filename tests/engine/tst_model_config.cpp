@@ -108,6 +108,26 @@ TEST(ParamCount, DeepSeekV2LiteByHand) {
   EXPECT_NEAR(n.total / 15.7e9, 1.0, 0.01);  // the paper's 15.7B total (its "2.4B activated" is 2.45B cut off)
 }
 
+TEST(ParamCount, Glm45AirByHand) {
+  // GLM-4.5-Air worked out independently. Per layer: q_proj 4096 -> 96*128 with bias, k/v 4096 -> 8*128 with
+  // bias, o_proj 96*128 -> 4096 without, two norms. Layer 0 dense (3*4096*10944); layers 1..45: 128 routed
+  // experts and 1 shared (3*4096*1408 each), router 128*4096 and its 128 correction biases. Embedding and
+  // lm_head 151552*4096, final norm. The MTP layer (model.layers.46) is not counted.
+  const ModelConfig c = load_model_config(test::fixtures_dir() + "/configs/GLM-4.5-Air.json");
+  const double attn = 4096.0 * 12288 + 12288 + 2 * (4096.0 * 1024 + 1024) + 12288.0 * 4096 + 2 * 4096;
+  const double expert = 3.0 * 4096 * 1408, dense = 3.0 * 4096 * 10944, router = 128.0 * 4096 + 128;
+  const double emb = 151552.0 * 4096;
+  const ParamCounts n = count_parameters(c);
+  EXPECT_DOUBLE_EQ(n.total, 46 * attn + dense + 45 * (129 * expert + router) + 2 * emb + 4096);
+  EXPECT_DOUBLE_EQ(n.active, 46 * attn + dense + 45 * (9 * expert + router) + 2 * emb + 4096);
+  EXPECT_NEAR(n.total / 106e9, 1.0, 0.02);  // Z.ai: 106B total (and "12B active", without both embeddings)
+  EXPECT_NEAR((n.active - 2 * emb) / 12e9, 1.0, 0.02);
+  // GLM-4.5: 355B total, 32B active (counted the same way)
+  const ParamCounts big = count_parameters(load_model_config(test::fixtures_dir() + "/configs/GLM-4.5.json"));
+  EXPECT_NEAR(big.total / 355e9, 1.0, 0.02);
+  EXPECT_NEAR((big.active - 2 * big.embedding) / 32e9, 1.0, 0.02);
+}
+
 TEST(ParamCount, TiedEmbeddingsCountOnce) {
   json j = fixture_config("qwen3_moe");
   const ParamCounts untied = count_parameters(parse(j));
@@ -252,6 +272,45 @@ TEST(ModelConfigParse, DeepSeekV2ReleasedConfigs) {
   EXPECT_EQ(greedy.n_group, 1);
 }
 
+TEST(ModelConfigParse, Glm45ReleasedConfigs) {
+  const ModelConfig air = load_model_config(test::fixtures_dir() + "/configs/GLM-4.5-Air.json");
+  EXPECT_EQ(air.family, Family::Glm4Moe);
+  EXPECT_EQ(air.attention, AttentionKind::GQA);
+  EXPECT_EQ(air.head_dim, 128);
+  EXPECT_EQ(air.num_kv_heads, 8);
+  EXPECT_TRUE(air.qkv_bias);
+  EXPECT_FALSE(air.o_bias);
+  EXPECT_FALSE(air.qk_norm_per_head);
+  EXPECT_DOUBLE_EQ(air.rope.partial_rotary_factor, 0.5);
+  EXPECT_DOUBLE_EQ(air.rope.theta, 1e6);
+  EXPECT_EQ(air.scoring, RouterScoring::SigmoidGroupTopK);
+  EXPECT_TRUE(air.score_correction_bias);
+  EXPECT_TRUE(air.norm_topk_prob);
+  EXPECT_EQ(air.n_group, 1);
+  EXPECT_EQ(air.num_experts, 128);
+  EXPECT_EQ(air.num_experts_per_tok, 8);
+  EXPECT_EQ(air.shared_intermediate_size, 1408);
+  EXPECT_EQ(air.num_moe_layers(), 45);
+  EXPECT_EQ(air.num_nextn_predict_layers, 1);
+  EXPECT_EQ(air.eos_token_ids, (std::vector<int>{151329, 151336, 151338}));
+  const ModelConfig full = load_model_config(test::fixtures_dir() + "/configs/GLM-4.5.json");
+  EXPECT_TRUE(full.qk_norm_per_head);
+  EXPECT_FLOAT_EQ(full.routed_scaling_factor, 2.5f);
+  EXPECT_EQ(full.moe_layer_indices().front(), 3);
+  // transformers assumes partial_rotary_factor 0.5 when the config does not give one
+  json j = fixture_config("glm4_moe");
+  j.erase("partial_rotary_factor");
+  j["rope_parameters"].erase("partial_rotary_factor");
+  EXPECT_DOUBLE_EQ(parse(j).rope.partial_rotary_factor, 0.5);
+  j["partial_rotary_factor"] = 1.0;
+  EXPECT_DOUBLE_EQ(parse(j).rope.partial_rotary_factor, 1.0);
+  j["partial_rotary_factor"] = 1.5;
+  EXPECT_EQ(error_of(j), "dir/config.json: \"partial_rotary_factor\" must be in (0, 1], got 1.500000");
+  j = fixture_config("glm4_moe");
+  j["n_group"] = 3;
+  EXPECT_EQ(error_of(j), "dir/config.json: n_group must divide n_routed_experts and 0 < topk_group <= n_group");
+}
+
 TEST(ModelConfigErrors, DeepSeekV2RouterSettingsItCannotRun) {
   json j = fixture_config("deepseek_v2");
   j["topk_method"] = "noaux_tc";
@@ -340,7 +399,7 @@ TEST(ModelConfigErrors, UnsupportedArchitectureNamesFileAndList) {
   j["model_type"] = "llama";
   EXPECT_EQ(error_of(j, "/models/x/config.json"),
             "/models/x/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
-            "qwen3_moe, deepseek_v2, deepseek_v3, gpt_oss)");
+            "qwen3_moe, deepseek_v2, deepseek_v3, glm4_moe, gpt_oss)");
 }
 
 // fuzz_model_config finding (2026-12-01): a non-number rope_parameters.rope_theta escaped as a JSON

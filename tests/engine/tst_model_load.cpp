@@ -131,6 +131,12 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
       EXPECT_EQ(L.moe.correction_bias.shape, shapes.at(p + "mlp.gate.e_score_correction_bias"));
       EXPECT_EQ(L.moe.shared.up.shape, shapes.at(p + "mlp.shared_experts.up_proj.weight"));
     }
+    if (family == "glm4_moe") {
+      EXPECT_EQ(L.moe.correction_bias.shape, shapes.at(p + "mlp.gate.e_score_correction_bias"));
+      EXPECT_EQ(L.moe.shared.down.shape, shapes.at(p + "mlp.shared_experts.down_proj.weight"));
+      EXPECT_EQ(L.attn.q_bias.shape, shapes.at(p + "self_attn.q_proj.bias"));
+      EXPECT_FALSE(L.attn.o_bias.valid());
+    }
     if (family == "deepseek_v2") {
       EXPECT_FALSE(L.moe.correction_bias.valid());  // V2's router has no correction bias
       EXPECT_EQ(L.moe.shared.up.shape, shapes.at(p + "mlp.shared_experts.up_proj.weight"));
@@ -154,12 +160,13 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
     EXPECT_EQ(w.layers[0].attn.q.shape, shapes.at("model.layers.0.self_attn.q_proj.weight"));
     EXPECT_EQ(w.layers[0].attn.k.shape, shapes.at("model.layers.0.self_attn.k_proj.weight"));
   }
-  if (family == "olmoe" || family == "qwen3_moe")
+  if (family == "olmoe" || family == "qwen3_moe" || family == "glm4_moe")
     EXPECT_EQ(w.layers[0].attn.q_norm.shape, shapes.at("model.layers.0.self_attn.q_norm.weight"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, FixtureLoad,
-                         ::testing::Values("mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3"));
+                         ::testing::Values("mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3",
+                                           "glm4_moe"));
 
 TEST(ModelLoad, OlmoeEosOutsideVocabularyIsAWarning) {
   auto m = Model::load(test::model_fixture("olmoe"));
@@ -346,7 +353,7 @@ TEST(ModelLoadErrors, UnsupportedArchitectureAndMissingGptOssWeights) {
   const std::string dir = s.write();
   EXPECT_EQ(error_of([&] { Model::load(dir); }),
             dir + "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3, "
-                  "gpt_oss)");
+                  "glm4_moe, gpt_oss)");
 
   // A released GPT-OSS config with a checkpoint that holds none of its tensors.
   const std::string g = test::temp_dir("load-gptoss");

@@ -73,6 +73,10 @@ class TestRoutingMath : public QObject {
     r.model_config = R"({"n_group":8,"topk_group":4,"routed_scaling_factor":2.5})";
     QCOMPARE(QString::fromStdString(group_limit_note(r)),
              QString::fromUtf8("chosen within the best 4 of 8 expert groups; weights \u00d7 2.5"));
+    r.family = "glm4_moe";  // GLM-4.5: DeepSeek-V3's router, one group
+    r.model_config = R"({"n_group":1,"topk_group":1,"routed_scaling_factor":2.5})";
+    QCOMPARE(QString::fromStdString(group_limit_note(r)), QString::fromUtf8("weights \u00d7 2.5"));
+    QCOMPARE(score_kind_for_family("glm4_moe"), ScoreKind::Sigmoid);
     r.family = "qwen3_moe";
     QVERIFY(group_limit_note(r).empty());
   }
