@@ -80,6 +80,7 @@ int experts_per_token(const RunData& run) {
 }
 
 std::string group_limit_note(const RunData& run) {
+  if (run.family == "ernie4_5_moe") return "chosen on probability + correction bias";
   if (run.family != "deepseek_v2" && run.family != "deepseek_v3" && run.family != "glm4_moe") return {};
   auto j = nlohmann::json::parse(run.model_config, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return {};

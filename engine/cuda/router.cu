@@ -47,7 +47,10 @@ __global__ void route_native_kernel(const float* __restrict__ logits, int T, Rou
       s[e] = expf(lg[e] - mx);
       sum += s[e];
     }
-    for (int e = 0; e < E; ++e) c[e] = s[e] /= sum;
+    for (int e = 0; e < E; ++e) {
+      s[e] /= sum;
+      c[e] = s[e] + (p.correction_bias ? p.correction_bias[e] : 0.0f);  // ERNIE chooses on p + bias
+    }
     const int G = p.scoring == DeviceScoring::SoftmaxGroupTopK ? max(1, p.n_group) : 1;
     if (G > 1) {  // DeepSeek-V2 group_limited_greedy: group score = its largest probability
       const int per = E / G;
@@ -72,8 +75,10 @@ __global__ void route_native_kernel(const float* __restrict__ logits, int T, Rou
       w[j] = s[ex[j]];
       ws += w[j];
     }
-    if (p.renormalise)
-      for (int j = 0; j < k; ++j) w[j] /= ws;
+    if (p.renormalise) {
+      const float denom = fmaxf(ws, p.norm_min);
+      for (int j = 0; j < k; ++j) w[j] /= denom;
+    }
     if (p.routed_scaling_factor != 1.0f)
       for (int j = 0; j < k; ++j) w[j] *= p.routed_scaling_factor;
   } else if (p.scoring == DeviceScoring::SigmoidGroupTopK) {
@@ -193,6 +198,7 @@ RouterParams native_router_params(const ModelConfig& c, int num_experts, int k) 
   p.topk_group = c.topk_group;
   p.norm_topk_prob = c.norm_topk_prob;
   p.routed_scaling_factor = c.routed_scaling_factor;
+  p.norm_min = c.router_norm_min;
   return p;
 }
 

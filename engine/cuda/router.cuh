@@ -20,11 +20,12 @@ struct RouterParams {
   DeviceScoring scoring = DeviceScoring::SoftmaxTopK;
   int num_experts = 0;
   int k = 0;
-  bool renormalise = false;          // softmax families: renormalise the k weights
+  bool renormalise = false;          // softmax families: renormalise the k weights (by max(sum, norm_min))
+  float norm_min = 0.0f;             // ERNIE moe_norm_min
   int n_group = 1, topk_group = 1;   // group-limited families (DeepSeek-V2 group_limited_greedy, V3)
   bool norm_topk_prob = false;       // sigmoid family: weights / (sum + 1e-20)
   float routed_scaling_factor = 1.0f;
-  const float* correction_bias = nullptr;  // [E] device, or null
+  const float* correction_bias = nullptr;  // [E] device, or null (DeepSeek-V3/GLM: sigmoid + bias; ERNIE: p + bias)
 };
 
 // The parameters of a model's own router rule (correction_bias left null).

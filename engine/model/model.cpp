@@ -63,6 +63,7 @@ BindFn binder_for(Family f) {
     case Family::DeepSeekV2:  // same tensors as V3, without gate.e_score_correction_bias
     case Family::DeepSeekV3: return families::bind_deepseek_v3;
     case Family::Glm4Moe: return families::bind_glm4_moe;
+    case Family::Ernie45Moe: return families::bind_ernie4_5_moe;
     case Family::GptOss: return families::bind_gpt_oss;
   }
   return nullptr;

@@ -19,6 +19,7 @@ const char* family_name(Family f) {
     case Family::DeepSeekV2: return "deepseek_v2";
     case Family::DeepSeekV3: return "deepseek_v3";
     case Family::Glm4Moe: return "glm4_moe";
+    case Family::Ernie45Moe: return "ernie4_5_moe";
     case Family::GptOss: return "gpt_oss";
   }
   return "?";
@@ -65,6 +66,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
       {"deepseek_v2", Family::DeepSeekV2, families::parse_deepseek_v2},
       {"deepseek_v3", Family::DeepSeekV3, families::parse_deepseek_v3},
       {"glm4_moe", Family::Glm4Moe, families::parse_glm4_moe},
+      {"ernie4_5_moe", Family::Ernie45Moe, families::parse_ernie4_5_moe},
       {"gpt_oss", Family::GptOss, families::parse_gpt_oss},
   };
   bool known = false;

@@ -8,12 +8,13 @@
 
 namespace moescope {
 
-enum class Family { Mixtral, OLMoE, Qwen2Moe, Qwen3Moe, DeepSeekV2, DeepSeekV3, Glm4Moe, GptOss };
+enum class Family { Mixtral, OLMoE, Qwen2Moe, Qwen3Moe, DeepSeekV2, DeepSeekV3, Glm4Moe, Ernie45Moe, GptOss };
 const char* family_name(Family f);  // config.json model_type spelling: "mixtral", "olmoe", ...
 
 // How router logits become expert scores (see docs/model-semantics in shared/).
 enum class RouterScoring {
-  SoftmaxTopK,      // softmax over all experts, then top-k (Mixtral, OLMoE, Qwen2/3-MoE, DeepSeek-V2 "greedy")
+  SoftmaxTopK,      // softmax over all experts, then top-k (Mixtral, OLMoE, Qwen2/3-MoE, DeepSeek-V2 "greedy";
+                    // ERNIE 4.5: top-k of softmax + correction bias)
   SoftmaxGroupTopK, // softmax, top-k within the topk_group groups with the best maximum (DeepSeek-V2
                     // "group_limited_greedy")
   SigmoidGroupTopK, // sigmoid, + correction bias for selection, group-limited top-k (DeepSeek-V3, GLM-4.5)
@@ -81,8 +82,9 @@ struct ModelConfig {
   int num_experts_per_tok = 0;    // k
   RouterScoring scoring = RouterScoring::SoftmaxTopK;
   bool norm_topk_prob = false;    // renormalise the k weights
+  float router_norm_min = 0.0f;   // ERNIE moe_norm_min: renormalise by max(sum, this)
   bool router_bias = false;       // GPT-OSS router has a bias
-  bool score_correction_bias = false;  // DeepSeek e_score_correction_bias
+  bool score_correction_bias = false;  // e_score_correction_bias added for the choice (DeepSeek-V3, GLM, ERNIE)
   int n_group = 1, topk_group = 1;
   float routed_scaling_factor = 1.0f;  // DeepSeek: multiplies the final weights (1 elsewhere)
   int num_shared_experts = 0;     // DeepSeek n_shared_experts, Qwen2-MoE: 1 when shared_expert_intermediate_size > 0

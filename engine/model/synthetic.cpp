@@ -91,6 +91,14 @@ const std::map<std::string, const char*>& builtin_configs() {
         "num_hidden_layers":46,"num_key_value_heads":8,"num_nextn_predict_layers":1,"partial_rotary_factor":0.5,
         "rms_norm_eps":1e-05,"rope_theta":1000000,"routed_scaling_factor":1.0,"tie_word_embeddings":false,
         "topk_group":1,"torch_dtype":"bfloat16","use_qk_norm":false,"vocab_size":151552})"},
+      {"ernie-4.5-21b-a3b", R"({"architectures":["Ernie4_5_MoeForCausalLM"],"model_type":"ernie4_5_moe",
+        "bos_token_id":1,"eos_token_id":2,"pad_token_id":0,"head_dim":128,"hidden_act":"silu","hidden_size":2560,
+        "initializer_range":0.02,"intermediate_size":12288,"max_position_embeddings":131072,
+        "moe_intermediate_size":1536,"moe_k":6,"moe_layer_end_index":27,"moe_layer_interval":1,
+        "moe_layer_start_index":1,"moe_norm_min":1e-12,"moe_num_experts":64,"moe_num_shared_experts":2,
+        "num_attention_heads":20,"num_hidden_layers":28,"num_key_value_heads":4,"rms_norm_eps":1e-05,
+        "rope_theta":500000,"tie_word_embeddings":true,"torch_dtype":"bfloat16","use_bias":false,
+        "vocab_size":103424})"},
       {"gpt-oss-20b", R"({"architectures":["GptOssForCausalLM"],"model_type":"gpt_oss","attention_bias":true,
         "eos_token_id":200002,"pad_token_id":199999,"experts_per_token":4,"head_dim":64,"hidden_act":"silu",
         "hidden_size":2880,"initial_context_length":4096,"initializer_range":0.02,"intermediate_size":2880,
@@ -106,7 +114,7 @@ const std::map<std::string, const char*>& builtin_configs() {
 }
 
 const char* experts_key(const json& j) {
-  for (const char* k : {"num_experts", "num_local_experts", "n_routed_experts"})
+  for (const char* k : {"num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts"})
     if (j.contains(k) && j[k].is_number_integer()) return k;
   return nullptr;
 }
@@ -238,7 +246,7 @@ SyntheticPlan plan_synthetic(const std::string& name_or_config, const SyntheticO
     if (double(bytes_now()) > budget && ek && opts.experts <= 0) {
       const int e0 = j[ek].get<int>();
       const int group = std::max(1, j.value("n_group", 1));
-      const int k = j.value("num_experts_per_tok", 1);
+      const int k = j.value("num_experts_per_tok", j.value("moe_k", 1));
       const int topk_group = std::max(1, j.value("topk_group", 1));
       int e = e0;
       while (e > group) {
@@ -345,10 +353,14 @@ std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c, bool mxfp4)
       continue;
     }
     add(m + "gate.weight", {E, H});
-    if (c.score_correction_bias) add(m + "gate.e_score_correction_bias", {E}, K::Bias);
+    if (c.score_correction_bias && c.family == Family::Ernie45Moe)
+      add(m + "moe_statics.e_score_correction_bias", {1, E}, K::Bias);
+    else if (c.score_correction_bias)
+      add(m + "gate.e_score_correction_bias", {E}, K::Bias);
     for (int e = 0; e < c.num_experts; ++e) ffn(m + "experts." + std::to_string(e) + ".", c.moe_intermediate_size, mixtral);
     if (c.num_shared_experts > 0 && c.shared_intermediate_size > 0) {
-      if (c.family == Family::DeepSeekV2 || c.family == Family::DeepSeekV3 || c.family == Family::Glm4Moe) {
+      if (c.family == Family::DeepSeekV2 || c.family == Family::DeepSeekV3 || c.family == Family::Glm4Moe ||
+          c.family == Family::Ernie45Moe) {
         ffn(m + "shared_experts.", c.shared_intermediate_size, false);
       } else {
         ffn(m + "shared_expert.", c.shared_intermediate_size, false);

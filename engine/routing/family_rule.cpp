@@ -123,9 +123,11 @@ int family_topk(const FamilyRow& row, const float* logits, int k, int32_t* exper
       probs.resize(E);
       masked_softmax(logits, E, row.disabled, probs.data());
       softmax_kept_groups(row, probs.data(), kept);
-      // rank on the logits: same order as the probabilities, without rounding ties; experts masked or
-      // outside the kept groups are not eligible
+      // rank on the logits: same order as the probabilities, without rounding ties (ERNIE: on the
+      // probabilities + correction bias); experts masked or outside the kept groups are not eligible
       key.assign(logits, logits + E);
+      if (row.bias)
+        for (int e = 0; e < E; ++e) key[e] = probs[e] + row.bias[e];
       for (int e = 0; e < E; ++e)
         if (is_disabled(row, e) || !kept[e]) key[e] = kNegInf;
       rank_by_key(key.data(), E, order);
@@ -138,7 +140,7 @@ int family_topk(const FamilyRow& row, const float* logits, int k, int32_t* exper
         ++chosen;
       }
       if (family_renormalises(cfg) && sum > 0.0f)
-        for (int i = 0; i < chosen; ++i) weights[i] /= sum;
+        for (int i = 0; i < chosen; ++i) weights[i] /= std::max(sum, cfg.router_norm_min);
       for (int i = 0; i < chosen; ++i) weights[i] *= cfg.routed_scaling_factor;
       break;
     }
@@ -204,6 +206,8 @@ int family_probabilities(const FamilyRow& row, const float* logits, float* probs
   std::vector<uint8_t> kept;
   softmax_kept_groups(row, probs, kept);
   std::vector<float> key(logits, logits + E);
+  if (row.bias)  // ERNIE: experts rank by probability + correction bias, as its router chooses them
+    for (int e = 0; e < E; ++e) key[e] = probs[e] + row.bias[e];
   double sum = 0.0;
   bool excluded = false;  // DeepSeek-V2 group limiting left experts out: renormalise over the kept groups
   for (int e = 0; e < E; ++e) {

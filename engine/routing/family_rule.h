@@ -14,7 +14,7 @@ struct ModelConfig;
 struct FamilyRow {
   const ModelConfig* config = nullptr;
   int num_experts = 0;
-  const float* bias = nullptr;        // [E] e_score_correction_bias (sigmoid families), or null
+  const float* bias = nullptr;        // [E] e_score_correction_bias (DeepSeek-V3, GLM, ERNIE), or null
   const uint8_t* disabled = nullptr;  // [E] 1 = masked expert (never chosen), or null
 };
 

@@ -34,9 +34,11 @@ void keep_best_groups(const float* score_of_group, int G, int keep, int per, flo
     if (!gmask[e / per]) v[e] = masked;
 }
 
-// Mixtral / OLMoE / Qwen (softmax -> top-k -> renormalise if the family does) and DeepSeek-V2
-// (DeepseekV2TopkRouter): softmax, with topk_method "group_limited_greedy" only the topk_group groups
-// whose best probability is highest compete, then weights times routed_scaling_factor (1 elsewhere).
+// Mixtral / OLMoE / Qwen (softmax -> top-k -> renormalise if the family does), DeepSeek-V2
+// (DeepseekV2TopkRouter: with topk_method "group_limited_greedy" only the topk_group groups whose best
+// probability is highest compete; weights times routed_scaling_factor, 1 elsewhere) and ERNIE 4.5
+// (Ernie4_5_MoeTopKRouter: the choice is softmax + e_score_correction_bias, weights the probabilities
+// renormalised by max(sum, moe_norm_min)).
 void softmax_topk(const RouterInput& in, RoutingDecision& out, int k, bool renormalise, bool group_limited) {
   const ModelConfig& c = *in.config;
   const int E = in.num_experts;
@@ -44,6 +46,8 @@ void softmax_topk(const RouterInput& in, RoutingDecision& out, int k, bool renor
   if (E % G != 0) throw Error("router: " + std::to_string(E) + " experts do not split into n_group=" + std::to_string(G));
   const int per = E / G;
   const int keep = std::clamp(c.topk_group, 1, G);
+  const bool has_bias = in.correction_bias && in.correction_bias->valid();
+  if (has_bias && G > 1) throw Error("router: a correction bias with softmax group limiting is not a known rule");
   thread_local std::vector<float> probs, choice, gscore;
   thread_local std::vector<int32_t> idx, groups;
   thread_local std::vector<uint8_t> gmask;
@@ -64,6 +68,10 @@ void softmax_topk(const RouterInput& in, RoutingDecision& out, int k, bool renor
     }
     for (int e = 0; e < E; ++e) probs[size_t(e)] /= sum;
     const float* select_on = probs.data();
+    if (has_bias) {
+      for (int e = 0; e < E; ++e) choice[size_t(e)] = probs[size_t(e)] + in.correction_bias->at(e);
+      select_on = choice.data();
+    }
     if (G > 1) {
       for (int g = 0; g < G; ++g)
         gscore[size_t(g)] = *std::max_element(probs.begin() + g * per, probs.begin() + (g + 1) * per);
@@ -79,8 +87,10 @@ void softmax_topk(const RouterInput& in, RoutingDecision& out, int k, bool renor
       w[j] = probs[size_t(ex[j])];
       s += w[j];
     }
-    if (renormalise)
-      for (int j = 0; j < k; ++j) w[j] /= s;
+    if (renormalise) {
+      const float denom = std::max(s, c.router_norm_min);
+      for (int j = 0; j < k; ++j) w[j] /= denom;
+    }
     if (c.routed_scaling_factor != 1.0f)
       for (int j = 0; j < k; ++j) w[j] *= c.routed_scaling_factor;
   }

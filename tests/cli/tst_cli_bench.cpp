@@ -214,7 +214,8 @@ TEST(CliBench, WriteOnlyKeepsARealCheckpoint) {
 }
 
 TEST(Synthetic, CheckpointsForEveryFixtureFamilyLoadThroughTheLoader) {
-  for (const char* family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe"}) {
+  for (const char* family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe",
+                             "ernie4_5_moe"}) {
     SCOPED_TRACE(family);
     const std::string cfg = moescope::test::model_fixture(family) + "/config.json";
     const auto plan = moescope::plan_synthetic(cfg);
@@ -239,6 +240,7 @@ TEST(Synthetic, BuiltinConfigsKeepThePublishedShapesAndFitTheBudget) {
                                                     {"deepseek-v2", "DeepSeek-V2.json"},
                                                     {"deepseek-v3", "DeepSeek-V3.json"},
                                                     {"glm-4.5-air", "GLM-4.5-Air.json"},
+                                                    {"ernie-4.5-21b-a3b", "ERNIE-4.5-21B-A3B-PT.json"},
                                                     {"gpt-oss-20b", "gpt-oss-20b.json"}};
   ASSERT_EQ(moescope::synthetic_names().size(), files.size());
   for (const auto& [name, file] : files) {
@@ -257,7 +259,8 @@ TEST(Synthetic, BuiltinConfigsKeepThePublishedShapesAndFitTheBudget) {
     EXPECT_TRUE(scaled.count("num_hidden_layers"));  // every released model is over 4 GiB
     for (const char* key : {"hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size",
                             "moe_intermediate_size", "num_experts_per_tok", "num_experts", "num_local_experts",
-                            "n_routed_experts", "vocab_size", "head_dim", "kv_lora_rank", "q_lora_rank"}) {
+                            "n_routed_experts", "moe_num_experts", "moe_k", "vocab_size", "head_dim", "kv_lora_rank",
+                            "q_lora_rank"}) {
       if (!published.contains(key) || published[key].is_null()) continue;
       const int64_t expect = scaled.count(key) ? scaled[key] : published[key].get<int64_t>();
       EXPECT_EQ(got[key].get<int64_t>(), expect) << key;

@@ -271,6 +271,7 @@ TEST(CudaOps, NativeRouterMatchesHostRule) {
       {"deepseek-1group", RouterScoring::SigmoidGroupTopK, Family::DeepSeekV3, 16, 4, false, 1, 1, 1.0f},
       {"deepseek-v2", RouterScoring::SoftmaxGroupTopK, Family::DeepSeekV2, 160, 6, false, 8, 3, 16.0f},
       {"deepseek-v2-lite", RouterScoring::SoftmaxTopK, Family::DeepSeekV2, 64, 6, false, 1, 1, 1.0f},
+      {"ernie-4.5", RouterScoring::SoftmaxTopK, Family::Ernie45Moe, 64, 6, true, 1, 1, 1.0f},
       {"gpt-oss", RouterScoring::TopKSoftmax, Family::GptOss, 32, 4, true, 1, 1, 1.0f},
   };
   for (const Case& c : cases) {
@@ -283,12 +284,13 @@ TEST(CudaOps, NativeRouterMatchesHostRule) {
     cfg.n_group = c.groups;
     cfg.topk_group = c.topk_groups;
     cfg.routed_scaling_factor = c.scaling;
+    if (c.family == Family::Ernie45Moe) cfg.router_norm_min = 1e-12f;
     const int T = 33;
     const auto logits = random_vec(size_t(T) * c.E, rng, 2.0f);
     std::vector<float> bias;
     Owned bias_t;
-    if (c.scoring == RouterScoring::SigmoidGroupTopK) {
-      bias_t = make_tensor("e_score_correction_bias", {c.E}, DType::F32, rng, 0.1f);
+    if (c.scoring == RouterScoring::SigmoidGroupTopK || c.family == Family::Ernie45Moe) {
+      bias_t = make_tensor("e_score_correction_bias", {c.E}, DType::F32, rng, c.family == Family::Ernie45Moe ? 0.02f : 0.1f);
       bias = bias_t.values;
     }
     RouterInput in;
@@ -304,7 +306,15 @@ TEST(CudaOps, NativeRouterMatchesHostRule) {
     cuda_ops::route_native(cfg, logits, T, bias, got_e, got_w);
     // Selection scores: the logits rank the same as softmax and raw-logit rules; sigmoid + bias for DeepSeek.
     std::vector<float> score = logits;
-    if (!bias.empty())
+    if (c.family == Family::Ernie45Moe) {  // softmax + bias
+      for (int t = 0; t < T; ++t) {
+        float* row = score.data() + size_t(t) * c.E;
+        const float mx = *std::max_element(row, row + c.E);
+        double sum = 0;
+        for (int e = 0; e < c.E; ++e) sum += std::exp(double(row[e] - mx));
+        for (int e = 0; e < c.E; ++e) row[e] = float(std::exp(double(row[e] - mx)) / sum) + bias[size_t(e)];
+      }
+    } else if (!bias.empty())
       for (int t = 0; t < T; ++t)
         for (int e = 0; e < c.E; ++e)
           score[size_t(t) * c.E + e] = 1.0f / (1.0f + std::exp(-logits[size_t(t) * c.E + e])) + bias[size_t(e)];

@@ -128,6 +128,21 @@ TEST(ParamCount, Glm45AirByHand) {
   EXPECT_NEAR((big.active - 2 * big.embedding) / 32e9, 1.0, 0.02);
 }
 
+TEST(ParamCount, Ernie45By21BHand) {
+  // ERNIE-4.5-21B-A3B worked out independently: per layer q/o 2560 x 20*128, k/v 2560 x 4*128 (no biases), two
+  // norms; layer 0 dense (3*2560*12288); layers 1..27: 64 routed + 2 shared experts (3*2560*1536 each), router
+  // 64*2560 and 64 correction biases; one tied 103424*2560 embedding; final norm. Baidu: "21B total, 3B active".
+  const ModelConfig c = load_model_config(test::fixtures_dir() + "/configs/ERNIE-4.5-21B-A3B-PT.json");
+  const double attn = 2 * 2560.0 * 2560 + 2 * 2560.0 * 512 + 2 * 2560;
+  const double expert = 3.0 * 2560 * 1536, dense = 3.0 * 2560 * 12288, router = 64.0 * 2560 + 64;
+  const double emb = 103424.0 * 2560;
+  const ParamCounts n = count_parameters(c);
+  EXPECT_DOUBLE_EQ(n.total, 28 * attn + dense + 27 * (66 * expert + router) + emb + 2560);
+  EXPECT_DOUBLE_EQ(n.active, 28 * attn + dense + 27 * (8 * expert + router) + emb + 2560);
+  EXPECT_NEAR(n.total / 21e9, 1.0, 0.05);  // the published figures are rounded to whole billions
+  EXPECT_NEAR(n.active / 3e9, 1.0, 0.15);
+}
+
 TEST(ParamCount, TiedEmbeddingsCountOnce) {
   json j = fixture_config("qwen3_moe");
   const ParamCounts untied = count_parameters(parse(j));
@@ -311,6 +326,42 @@ TEST(ModelConfigParse, Glm45ReleasedConfigs) {
   EXPECT_EQ(error_of(j), "dir/config.json: n_group must divide n_routed_experts and 0 < topk_group <= n_group");
 }
 
+TEST(ModelConfigParse, Ernie45ReleasedConfigAndLayerRange) {
+  const ModelConfig e = load_model_config(test::fixtures_dir() + "/configs/ERNIE-4.5-21B-A3B-PT.json");
+  EXPECT_EQ(e.family, Family::Ernie45Moe);
+  EXPECT_EQ(e.scoring, RouterScoring::SoftmaxTopK);
+  EXPECT_TRUE(e.score_correction_bias);
+  EXPECT_TRUE(e.norm_topk_prob);
+  EXPECT_FLOAT_EQ(e.router_norm_min, 1e-12f);
+  EXPECT_EQ(e.num_experts, 64);
+  EXPECT_EQ(e.num_experts_per_tok, 6);
+  EXPECT_EQ(e.shared_intermediate_size, 2 * 1536);
+  EXPECT_TRUE(e.rope.interleaved);
+  EXPECT_DOUBLE_EQ(e.rope.theta, 500000);
+  EXPECT_TRUE(e.tie_word_embeddings);
+  EXPECT_FALSE(e.qkv_bias);
+  EXPECT_EQ(e.num_moe_layers(), 27);
+  EXPECT_FALSE(e.layer_is_moe[0]);
+  // moe_layer_start_index / end_index / interval: (i + 1) % interval == 0 and start <= i <= end
+  json j = fixture_config("ernie4_5_moe");
+  EXPECT_EQ(parse(j).moe_layer_indices(), (std::vector<int>{1, 2}));
+  j["moe_layer_end_index"] = -1;  // transformers: the last layer
+  EXPECT_EQ(parse(j).moe_layer_indices(), (std::vector<int>{1, 2, 3}));
+  j["moe_layer_interval"] = 2;
+  EXPECT_EQ(parse(j).moe_layer_indices(), (std::vector<int>{1, 3}));
+  j["moe_layer_interval"] = 0;
+  EXPECT_EQ(error_of(j), "dir/config.json: \"moe_layer_interval\" must be positive");
+  j = fixture_config("ernie4_5_moe");
+  j["use_bias"] = true;
+  EXPECT_EQ(error_of(j), "dir/config.json: use_bias true is not supported for ernie4_5_moe");
+  j = fixture_config("ernie4_5_moe");
+  j["moe_gate_act"] = "sigmoid";
+  EXPECT_EQ(error_of(j), "dir/config.json: moe_gate_act 'sigmoid' is not supported (ernie4_5_moe uses softmax)");
+  j = fixture_config("ernie4_5_moe");
+  j["moe_num_experts"] = json::array({8, 8});  // the multimodal (VL) configs: not this architecture
+  EXPECT_NE(error_of(j).find("\"moe_num_experts\" must be an integer"), std::string::npos);
+}
+
 TEST(ModelConfigErrors, DeepSeekV2RouterSettingsItCannotRun) {
   json j = fixture_config("deepseek_v2");
   j["topk_method"] = "noaux_tc";
@@ -399,7 +450,7 @@ TEST(ModelConfigErrors, UnsupportedArchitectureNamesFileAndList) {
   j["model_type"] = "llama";
   EXPECT_EQ(error_of(j, "/models/x/config.json"),
             "/models/x/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
-            "qwen3_moe, deepseek_v2, deepseek_v3, glm4_moe, gpt_oss)");
+            "qwen3_moe, deepseek_v2, deepseek_v3, glm4_moe, ernie4_5_moe, gpt_oss)");
 }
 
 // fuzz_model_config finding (2026-12-01): a non-number rope_parameters.rope_theta escaped as a JSON

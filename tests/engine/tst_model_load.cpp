@@ -76,8 +76,8 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
   EXPECT_EQ(c.hidden_size, cs["hidden_size"].get<int>());
   EXPECT_EQ(c.num_layers, cs["num_hidden_layers"].get<int>());
   EXPECT_EQ(c.num_heads, cs["num_attention_heads"].get<int>());
-  EXPECT_EQ(c.num_experts, cs.value("num_experts", cs.value("n_routed_experts", -1)));
-  EXPECT_EQ(c.num_experts_per_tok, cs["num_experts_per_tok"].get<int>());
+  EXPECT_EQ(c.num_experts, cs.value("num_experts", cs.value("n_routed_experts", cs.value("moe_num_experts", -1))));
+  EXPECT_EQ(c.num_experts_per_tok, cs.value("num_experts_per_tok", cs.value("moe_k", -1)));
   EXPECT_EQ(c.moe_layer_indices(), meta["moe_layers"].get<std::vector<int>>());
   EXPECT_EQ(model->dtypes(), std::vector<std::string>{"F32"});
 
@@ -98,7 +98,10 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
   ASSERT_EQ(w.layers.size(), size_t(c.num_layers));
   EXPECT_EQ(w.embed.shape, (std::vector<int64_t>{c.vocab_size, c.hidden_size}));
   EXPECT_EQ(w.lm_head.shape, (std::vector<int64_t>{c.vocab_size, c.hidden_size}));
-  EXPECT_NE(w.lm_head.data, w.embed.data);  // untied in every fixture
+  if (c.tie_word_embeddings)
+    EXPECT_EQ(w.lm_head.data, w.embed.data);  // ernie4_5_moe, as released
+  else
+    EXPECT_NE(w.lm_head.data, w.embed.data);
   for (int i = 0; i < c.num_layers; ++i) {
     const LayerWeights& L = w.layers[size_t(i)];
     const std::string p = "model.layers." + std::to_string(i) + ".";
@@ -137,6 +140,10 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
       EXPECT_EQ(L.attn.q_bias.shape, shapes.at(p + "self_attn.q_proj.bias"));
       EXPECT_FALSE(L.attn.o_bias.valid());
     }
+    if (family == "ernie4_5_moe") {
+      EXPECT_EQ(L.moe.correction_bias.shape, shapes.at(p + "mlp.moe_statics.e_score_correction_bias"));
+      EXPECT_EQ(L.moe.shared.up.shape, shapes.at(p + "mlp.shared_experts.up_proj.weight"));
+    }
     if (family == "deepseek_v2") {
       EXPECT_FALSE(L.moe.correction_bias.valid());  // V2's router has no correction bias
       EXPECT_EQ(L.moe.shared.up.shape, shapes.at(p + "mlp.shared_experts.up_proj.weight"));
@@ -166,7 +173,7 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
 
 INSTANTIATE_TEST_SUITE_P(Families, FixtureLoad,
                          ::testing::Values("mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3",
-                                           "glm4_moe"));
+                                           "glm4_moe", "ernie4_5_moe"));
 
 TEST(ModelLoad, OlmoeEosOutsideVocabularyIsAWarning) {
   auto m = Model::load(test::model_fixture("olmoe"));
@@ -353,7 +360,7 @@ TEST(ModelLoadErrors, UnsupportedArchitectureAndMissingGptOssWeights) {
   const std::string dir = s.write();
   EXPECT_EQ(error_of([&] { Model::load(dir); }),
             dir + "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3, "
-                  "glm4_moe, gpt_oss)");
+                  "glm4_moe, ernie4_5_moe, gpt_oss)");
 
   // A released GPT-OSS config with a checkpoint that holds none of its tensors.
   const std::string g = test::temp_dir("load-gptoss");

@@ -54,6 +54,18 @@ ModelConfig make_config(Family family, int experts, int k, int layers = 4) {
       c.score_correction_bias = true;
       c.num_shared_experts = 1;
       break;
+    case Family::Ernie45Moe:  // softmax; the choice adds the correction bias; renormalised
+      c.scoring = RouterScoring::SoftmaxTopK;
+      c.norm_topk_prob = true;
+      c.router_norm_min = 1e-12f;
+      c.score_correction_bias = true;
+      c.num_shared_experts = 2;
+      break;
+    case Family::Glm4Moe:
+      c.scoring = RouterScoring::SigmoidGroupTopK;
+      c.norm_topk_prob = true;
+      c.score_correction_bias = true;
+      break;
     case Family::GptOss: c.scoring = RouterScoring::TopKSoftmax; c.router_bias = true; break;
   }
   return c;
@@ -159,7 +171,7 @@ TEST(Strategies, TopKFollowsTheSoftmaxFormulaForEveryK) {
 
 TEST(Strategies, TopKWithTheNativeKEqualsNative) {
   for (Family f : {Family::Mixtral, Family::OLMoE, Family::Qwen2Moe, Family::Qwen3Moe, Family::DeepSeekV2,
-                   Family::DeepSeekV3, Family::GptOss}) {
+                   Family::DeepSeekV3, Family::Glm4Moe, Family::Ernie45Moe, Family::GptOss}) {
     const ModelConfig c = make_config(f, 16, f == Family::DeepSeekV3 || f == Family::DeepSeekV2 ? 4 : 2);
     std::vector<float> bias(16);
     std::mt19937 rng(5);
@@ -171,7 +183,7 @@ TEST(Strategies, TopKWithTheNativeKEqualsNative) {
     bias_ref.nbytes = bias.size() * 4;
     for (uint32_t seed = 0; seed < 5; ++seed) {
       Batch b(c, random_logits(33, 16, seed), 0, true);
-      if (f == Family::DeepSeekV3) b.in.correction_bias = &bias_ref;
+      if (f == Family::DeepSeekV3 || f == Family::Glm4Moe || f == Family::Ernie45Moe) b.in.correction_bias = &bias_ref;
       RoutingDecision native;
       route_native(b.in, native);
       RoutingDecision mine = run("topk:" + std::to_string(c.num_experts_per_tok), c, b);
@@ -326,6 +338,50 @@ TEST(Strategies, DeepSeekV3NeverChoosesExpertsOutsideTheKeptGroups) {
       for (int32_t e : got) EXPECT_TRUE(e / 4 == go[0] || e / 4 == go[1]) << spec << " token " << t << " expert " << e;
     }
   }
+}
+
+// ERNIE 4.5 (Ernie4_5_MoeTopKRouter) in double: p = softmax(logits); experts ranked by p + bias; weights = the
+// chosen p / max(their sum, moe_norm_min).
+TEST(Strategies, Ernie45ChoosesOnProbabilityPlusBiasAndRenormalises) {
+  const ModelConfig c = make_config(Family::Ernie45Moe, 16, 4);
+  std::vector<float> bias(16);
+  std::mt19937 rng(3);
+  for (float& x : bias) x = std::normal_distribution<float>(0.0f, 0.05f)(rng);
+  TensorRef bias_ref;
+  bias_ref.name = "bias";
+  bias_ref.shape = {1, 16};
+  bias_ref.data = reinterpret_cast<const std::byte*>(bias.data());
+  bias_ref.nbytes = 64;
+  int bias_changed_the_set = 0;
+  for (const std::string spec : {"native", "topk:4", "topk:2", "topk:7"}) {
+    const int k = spec == "native" ? 4 : std::stoi(spec.substr(5));
+    Batch b(c, random_logits(40, 16, 31), 0, true);
+    b.in.correction_bias = &bias_ref;
+    RoutingDecision d = run(spec, c, b);
+    for (int t = 0; t < 40; ++t) {
+      const auto p = softmax(b.logits.data() + t * 16, 16);
+      std::vector<double> choice(16);
+      for (int e = 0; e < 16; ++e) choice[e] = p[e] + bias[e];
+      const auto o = argsort_desc(choice);
+      double sum = 0;
+      for (int j = 0; j < k; ++j) sum += p[o[j]];
+      const auto got = row_experts(d, t);
+      ASSERT_EQ(int(got.size()), k);
+      for (int j = 0; j < k; ++j) {
+        EXPECT_EQ(got[j], o[j]) << spec << " token " << t;
+        EXPECT_NEAR(d.weights[t * d.k_max + j], p[o[j]] / sum, 1e-5) << spec << " token " << t;
+      }
+      if (spec == "native") {
+        auto plain = argsort_desc(p);
+        plain.resize(4);
+        std::sort(plain.begin(), plain.end());
+        std::vector<int> mine(got.begin(), got.end());
+        std::sort(mine.begin(), mine.end());
+        bias_changed_the_set += mine != plain;
+      }
+    }
+  }
+  EXPECT_GT(bias_changed_the_set, 0) << "the bias never mattered";
 }
 
 TEST(Strategies, TopPChoosesTheSmallestSetReachingTheMass) {

@@ -77,6 +77,9 @@ class TestRoutingMath : public QObject {
     r.model_config = R"({"n_group":1,"topk_group":1,"routed_scaling_factor":2.5})";
     QCOMPARE(QString::fromStdString(group_limit_note(r)), QString::fromUtf8("weights \u00d7 2.5"));
     QCOMPARE(score_kind_for_family("glm4_moe"), ScoreKind::Sigmoid);
+    r.family = "ernie4_5_moe";
+    QCOMPARE(QString::fromStdString(group_limit_note(r)), QString::fromUtf8("chosen on probability + correction bias"));
+    QCOMPARE(score_kind_for_family("ernie4_5_moe"), ScoreKind::Softmax);
     r.family = "qwen3_moe";
     QVERIFY(group_limit_note(r).empty());
   }

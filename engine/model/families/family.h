@@ -59,6 +59,7 @@ void parse_deepseek_common(const ConfigReader& r, ModelConfig& c);
 // n_group / topk_group consistent with n_routed_experts and num_experts_per_tok.
 void check_deepseek_groups(const ConfigReader& r, ModelConfig& c);
 void parse_glm4_moe(const ConfigReader& r, ModelConfig& c);
+void parse_ernie4_5_moe(const ConfigReader& r, ModelConfig& c);
 void parse_gpt_oss(const ConfigReader& r, ModelConfig& c);
 
 // ---- weight binding ----------------------------------------------------------------------------
@@ -131,6 +132,7 @@ void bind_qwen2_moe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_qwen3_moe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_deepseek_v3(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_glm4_moe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
+void bind_ernie4_5_moe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_gpt_oss(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 
 inline std::string layer_prefix(int i) { return "model.layers." + std::to_string(i) + "."; }
