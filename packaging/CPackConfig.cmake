@@ -6,7 +6,7 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Inspect Mixture-of-Experts routing token 
 # One paragraph without line breaks: in a Debian control file a continuation line that starts with two
 # spaces is shown verbatim, so the text wrapped here would come out ragged.
 set(CPACK_PACKAGE_DESCRIPTION "MoEScope opens Hugging Face Mixture-of-Experts checkpoints (Mixtral, OLMoE, \
-Qwen2-MoE, Qwen3-MoE, DeepSeek-V3), runs them in an embedded engine and shows what every router did: \
+Qwen2-MoE, Qwen3-MoE, DeepSeek-V2, DeepSeek-V3, GLM-4.5, ERNIE 4.5, GPT-OSS), runs them in an embedded engine and shows what every router did: \
 router logits, chosen experts, load against capacity, drift and specialization; routing strategies can be \
 swapped and compared side by side, and everything exports as an HDF5 trace. A small demo checkpoint and \
 prompt suites are included.")

@@ -12,8 +12,9 @@ namespace moescope::views {
 
 // How a family turns router logits into the probabilities the heatmap shows.
 enum class ScoreKind {
-  Softmax,  // softmax over all experts (Mixtral, OLMoE, Qwen2/3-MoE; GPT-OSS shown the same way)
-  Sigmoid,  // independent sigmoid per expert (DeepSeek-V3)
+  Softmax,  // softmax over all experts (Mixtral, OLMoE, Qwen2/3-MoE, DeepSeek-V2, ERNIE 4.5; GPT-OSS shown the
+            // same way)
+  Sigmoid,  // independent sigmoid per expert (DeepSeek-V3, GLM-4.5)
 };
 ScoreKind score_kind_for_family(const std::string& family);
 const char* score_kind_label(ScoreKind kind);  // "softmax" / "sigmoid"
