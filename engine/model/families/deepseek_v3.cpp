@@ -9,6 +9,19 @@
 
 namespace moescope::families {
 
+void parse_deepseek_experts(const ConfigReader& r, ModelConfig& c, int default_shared) {
+  c.num_experts = r.get_int_any({"n_routed_experts", "num_experts", "num_local_experts"});
+  c.num_experts_per_tok = r.get_int("num_experts_per_tok");
+  c.moe_intermediate_size = r.get_int("moe_intermediate_size");
+  c.intermediate_size = r.get_int("intermediate_size");
+  c.num_shared_experts = r.get_int("n_shared_experts", default_shared);
+  if (c.num_shared_experts < 0) r.fail("\"n_shared_experts\" must not be negative");
+  c.shared_intermediate_size = c.moe_intermediate_size * c.num_shared_experts;
+  c.routed_scaling_factor = float(r.get_double("routed_scaling_factor", 1.0));
+  if (!(c.routed_scaling_factor > 0.0f) || !std::isfinite(c.routed_scaling_factor))
+    r.fail("\"routed_scaling_factor\" must be a positive number");
+}
+
 void parse_deepseek_common(const ConfigReader& r, ModelConfig& c) {
   parse_common_base(r, c);
   const std::string family = family_name(c.family);
@@ -27,16 +40,7 @@ void parse_deepseek_common(const ConfigReader& r, ModelConfig& c) {
   if (r.get_bool("attention_bias", false)) r.fail("attention_bias true is not supported for " + family);
   if (r.get_bool("mlp_bias", false)) r.fail("mlp_bias true is not supported for " + family);
 
-  c.num_experts = r.get_int_any({"n_routed_experts", "num_experts", "num_local_experts"});
-  c.num_experts_per_tok = r.get_int("num_experts_per_tok");
-  c.moe_intermediate_size = r.get_int("moe_intermediate_size");
-  c.intermediate_size = r.get_int("intermediate_size");
-  c.num_shared_experts = r.get_int("n_shared_experts", 0);
-  if (c.num_shared_experts < 0) r.fail("\"n_shared_experts\" must not be negative");
-  c.shared_intermediate_size = c.moe_intermediate_size * c.num_shared_experts;
-  c.routed_scaling_factor = float(r.get_double("routed_scaling_factor", 1.0));
-  if (!(c.routed_scaling_factor > 0.0f) || !std::isfinite(c.routed_scaling_factor))
-    r.fail("\"routed_scaling_factor\" must be a positive number");
+  parse_deepseek_experts(r, c, /*default_shared=*/0);
   c.num_nextn_predict_layers = r.get_int("num_nextn_predict_layers", 0);
 
   const int first_dense = r.get_int("first_k_dense_replace", 0);

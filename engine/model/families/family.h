@@ -56,6 +56,9 @@ void parse_deepseek_v2(const ConfigReader& r, ModelConfig& c);
 void parse_deepseek_v3(const ConfigReader& r, ModelConfig& c);
 // DeepSeek-V2/V3 shared part: MLA, experts, shared experts, dense layers, routed_scaling_factor.
 void parse_deepseek_common(const ConfigReader& r, ModelConfig& c);
+// DeepSeek-style expert keys (n_routed_experts, num_experts_per_tok, moe_intermediate_size, intermediate_size,
+// n_shared_experts with the family's default, routed_scaling_factor), shared by DeepSeek-V2/V3 and GLM-4.5.
+void parse_deepseek_experts(const ConfigReader& r, ModelConfig& c, int default_shared);
 // n_group / topk_group consistent with n_routed_experts and num_experts_per_tok.
 void check_deepseek_groups(const ConfigReader& r, ModelConfig& c);
 void parse_glm4_moe(const ConfigReader& r, ModelConfig& c);

@@ -4,8 +4,6 @@
 // choice, group-limited top-k with the other groups at -inf, renormalised, times routed_scaling_factor), one
 // shared expert (mlp.shared_experts), the first first_k_dense_replace layers dense. The multi-token-prediction
 // layer stored after the decoder (model.layers.{num_hidden_layers}) is tolerated and not loaded.
-#include <cmath>
-
 #include "engine/model/families/family.h"
 
 namespace moescope::families {
@@ -27,16 +25,7 @@ void parse_glm4_moe(const ConfigReader& r, ModelConfig& c) {
   c.o_bias = false;
   c.qk_norm_per_head = r.get_bool("use_qk_norm", false);
 
-  c.num_experts = r.get_int_any({"n_routed_experts", "num_local_experts", "num_experts"});
-  c.num_experts_per_tok = r.get_int("num_experts_per_tok");
-  c.moe_intermediate_size = r.get_int("moe_intermediate_size");
-  c.intermediate_size = r.get_int("intermediate_size");
-  c.num_shared_experts = r.get_int("n_shared_experts", 1);
-  if (c.num_shared_experts < 0) r.fail("\"n_shared_experts\" must not be negative");
-  c.shared_intermediate_size = c.moe_intermediate_size * c.num_shared_experts;
-  c.routed_scaling_factor = float(r.get_double("routed_scaling_factor", 1.0));
-  if (!(c.routed_scaling_factor > 0.0f) || !std::isfinite(c.routed_scaling_factor))
-    r.fail("\"routed_scaling_factor\" must be a positive number");
+  parse_deepseek_experts(r, c, /*default_shared=*/1);  // Glm4MoeConfig: n_shared_experts 1
   c.n_group = r.get_int("n_group", 1);
   c.topk_group = r.get_int("topk_group", 1);
   c.norm_topk_prob = r.get_bool("norm_topk_prob", true);
