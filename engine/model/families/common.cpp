@@ -418,4 +418,19 @@ void bind_common_gqa(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
   }
 }
 
+void bind_shared_experts_mlp(const ModelConfig& c, WeightBinder& b, int layer, LayerWeights& L,
+                             const SharedExpertsMoeNames& names) {
+  const std::string m = layer_prefix(layer) + "mlp.";
+  if (!L.is_moe) {
+    L.mlp = b.ffn(m, c.intermediate_size, "intermediate_size");
+    return;
+  }
+  const Dim E{c.num_experts, names.experts_key}, H{c.hidden_size, "hidden_size"};
+  L.moe.router = b.need(m + "gate.weight", {E, H});
+  if (names.bias)
+    L.moe.correction_bias = names.bias_row ? b.need(m + names.bias, {Dim{1, "1"}, E}) : b.need(m + names.bias, {E});
+  L.moe.experts = b.experts(m + "experts.", c.moe_intermediate_size, "moe_intermediate_size");
+  if (c.num_shared_experts > 0) L.moe.shared = b.ffn(m + "shared_experts.", c.shared_intermediate_size, names.shared_width);
+}
+
 }  // namespace moescope::families

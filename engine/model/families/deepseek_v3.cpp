@@ -90,7 +90,6 @@ void bind_deepseek_v3(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
   const Dim KB{int64_t(c.num_heads) * (c.qk_nope_head_dim + c.v_head_dim),
                "num_attention_heads*(qk_nope_head_dim+v_head_dim)"};
   const Dim O{int64_t(c.num_heads) * c.v_head_dim, "num_attention_heads*v_head_dim"};
-  const Dim E{c.num_experts, "n_routed_experts"};
   w.layers.assign(size_t(c.num_layers), LayerWeights{});
   for (int i = 0; i < c.num_layers; ++i) {
     const std::string p = layer_prefix(i);
@@ -112,16 +111,9 @@ void bind_deepseek_v3(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
     a.o = b.need(s + "o_proj.weight", {H, O});
 
     L.is_moe = c.layer_is_moe[size_t(i)];
-    const std::string m = p + "mlp.";
-    if (!L.is_moe) {
-      L.mlp = b.ffn(m, c.intermediate_size, "intermediate_size");
-      continue;
-    }
-    L.moe.router = b.need(m + "gate.weight", {E, H});
-    if (c.score_correction_bias) L.moe.correction_bias = b.need(m + "gate.e_score_correction_bias", {E});
-    L.moe.experts = b.experts(m + "experts.", c.moe_intermediate_size, "moe_intermediate_size");
-    if (c.num_shared_experts > 0)
-      L.moe.shared = b.ffn(m + "shared_experts.", c.shared_intermediate_size, "moe_intermediate_size*n_shared_experts");
+    bind_shared_experts_mlp(c, b, i, L,
+                            {"n_routed_experts", "moe_intermediate_size*n_shared_experts",
+                             c.score_correction_bias ? "gate.e_score_correction_bias" : nullptr});
   }
 }
 

@@ -44,21 +44,10 @@ void parse_ernie4_5_moe(const ConfigReader& r, ModelConfig& c) {
 
 void bind_ernie4_5_moe(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
   bind_common_gqa(c, b, w);
-  const Dim E{c.num_experts, "moe_num_experts"}, H{c.hidden_size, "hidden_size"}, one{1, "1"};
-  for (int i = 0; i < c.num_layers; ++i) {
-    const std::string m = layer_prefix(i) + "mlp.";
-    LayerWeights& L = w.layers[size_t(i)];
-    if (!L.is_moe) {
-      L.mlp = b.ffn(m, c.intermediate_size, "intermediate_size");
-      continue;
-    }
-    L.moe.router = b.need(m + "gate.weight", {E, H});
-    L.moe.correction_bias = b.need(m + "moe_statics.e_score_correction_bias", {one, E});
-    L.moe.experts = b.experts(m + "experts.", c.moe_intermediate_size, "moe_intermediate_size");
-    if (c.num_shared_experts > 0)
-      L.moe.shared =
-          b.ffn(m + "shared_experts.", c.shared_intermediate_size, "moe_intermediate_size*moe_num_shared_experts");
-  }
+  for (int i = 0; i < c.num_layers; ++i)
+    bind_shared_experts_mlp(c, b, i, w.layers[size_t(i)],
+                            {"moe_num_experts", "moe_intermediate_size*moe_num_shared_experts",
+                             "moe_statics.e_score_correction_bias", /*bias_row=*/true});
 }
 
 }  // namespace moescope::families

@@ -129,6 +129,19 @@ class WeightBinder {
 // Embedding, final norm, lm_head (tied -> embed) and the per-layer norms + GQA projections.
 void bind_common_gqa(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 
+// The config keys and bias tensor of a DeepSeek-style MoE layer (router, optional e_score_correction_bias,
+// routed experts, shared_experts), for messages and names.
+struct SharedExpertsMoeNames {
+  const char* experts_key;     // e.g. "n_routed_experts"
+  const char* shared_width;    // e.g. "moe_intermediate_size*n_shared_experts"
+  const char* bias = nullptr;  // tensor under mlp., e.g. "gate.e_score_correction_bias"; null = none
+  bool bias_row = false;       // the bias is stored as [1, E] (ERNIE's moe_statics), not [E]
+};
+// Layer L's mlp.: the dense MLP, or router + correction bias + experts + shared experts (DeepSeek-V2/V3, GLM-4.5,
+// ERNIE 4.5).
+void bind_shared_experts_mlp(const ModelConfig& c, WeightBinder& b, int layer, LayerWeights& L,
+                             const SharedExpertsMoeNames& names);
+
 void bind_mixtral(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_olmoe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_qwen2_moe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
