@@ -175,12 +175,12 @@ void SafetensorsFile::parse_header(const std::string& text) {
     e.name = name;
     const std::string dt = v["dtype"].get<std::string>();
     if (!dtype_from_name(dt, e.dtype)) {
-      // Valid safetensors dtypes we cannot compute with (FP8 DeepSeek-V3 releases, packed 4-bit, wide
-      // unsigned) get a message that says what to do instead of "unknown".
+      // Valid safetensors dtypes we cannot compute with (FP8 E5M2 and the E8M0 scales of other formats, packed
+      // 4-bit, wide unsigned) get a message that says what to do instead of "unknown".
       if (dt.rfind("F8_", 0) == 0 || dt == "F4" || dt == "F6_E2M3" || dt == "F6_E3M2" || dt == "U16" || dt == "U32" ||
           dt == "U64" || dt == "I4" || dt == "U4")
-        throw Error(where + ": dtype '" + dt + "' is not supported (weights must be F32, F16 or BF16; convert " +
-                    "FP8 or quantised checkpoints to bf16 first)");
+        throw Error(where + ": dtype '" + dt + "' is not supported (weights must be F32, F16, BF16 or block-scaled " +
+                    "F8_E4M3; convert other quantised checkpoints to bf16 first)");
       throw Error(where + ": unknown dtype '" + dt + "'");
     }
     if (!v.contains("shape") || !v["shape"].is_array()) throw Error(where + ": missing or invalid shape");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/cpu/dot_kernels.h"
+#include "engine/cpu/fp8_kernels.h"
 #include "engine/cpu/mxfp4_kernels.h"
 #include "engine/cpu/tile_kernels.h"
 #include "engine/util/error.h"
@@ -71,6 +72,7 @@ detail::DotRowsFn fn_for(const TensorRef& W) {
     case DType::MXFP4:
       return !g_simd ? &detail::mxfp4_rows_scalar
                      : detail::mxfp4_avx512() ? &detail::mxfp4_rows_avx512 : &detail::mxfp4_rows_avx2;
+    case DType::FP8_B128: return g_simd ? &detail::fp8_rows_avx2 : &detail::fp8_rows_scalar;
     default: throw Error("tensor '" + W.name + "': dtype " + dtype_name(W.dtype) + " is not supported for matrices");
   }
 }
@@ -87,6 +89,11 @@ void mxfp4_best_tiles(const float* x, int64_t ldx, int T, const void* w, int64_t
   detail::mxfp4_tiles(best_tiles()->f32, x, ldx, T, w, K, R, y, ldy);
 }
 
+// FP8 batches: rows decoded to fp32 panels, then the best fp32 tiles.
+void fp8_best_tiles(const float* x, int64_t ldx, int T, const void* w, int64_t K, int R, float* y, int64_t ldy) {
+  detail::fp8_tiles(best_tiles()->f32, x, ldx, T, w, K, R, y, ldy);
+}
+
 // Null when the scalar kernels are in use (they stay the reference for every batch size). AVX-512
 // tiles when the CPU has them (about 1.3x the AVX2 tiles on Zen 4), else AVX2.
 TileRows tile_fn_for(const TensorRef& W) {
@@ -97,6 +104,7 @@ TileRows tile_fn_for(const TensorRef& W) {
     case DType::BF16: return t->bf16;
     case DType::F16: return t->f16;
     case DType::MXFP4: return &mxfp4_best_tiles;
+    case DType::FP8_B128: return &fp8_best_tiles;
     default: return nullptr;
   }
 }
@@ -108,8 +116,10 @@ void set_simd_enabled(bool on) { g_simd = on && detail::avx2_table() != nullptr;
 
 void check_matrix(const TensorRef& W, int64_t rows, int64_t cols) {
   if (!W.valid()) throw Error("missing weight tensor '" + W.name + "'");
-  if (W.dtype != DType::F32 && W.dtype != DType::BF16 && W.dtype != DType::F16 && W.dtype != DType::MXFP4)
-    throw Error("tensor '" + W.name + "': dtype " + dtype_name(W.dtype) + " is not supported (F32, BF16, F16, MXFP4)");
+  if (W.dtype != DType::F32 && W.dtype != DType::BF16 && W.dtype != DType::F16 && W.dtype != DType::MXFP4 &&
+      W.dtype != DType::FP8_B128)
+    throw Error("tensor '" + W.name + "': dtype " + dtype_name(W.dtype) +
+                " is not supported (F32, BF16, F16, MXFP4, FP8 with block scales)");
   if (W.dtype == DType::MXFP4 && W.cols() % 32 != 0)
     throw Error("tensor '" + W.name + "': MXFP4 rows need a multiple of 32 columns, found " + std::to_string(W.cols()));
   if ((rows >= 0 && W.rows() != rows) || W.cols() != cols)

@@ -6,6 +6,7 @@
 #include <tuple>
 #include <utility>
 
+#include "engine/model/fp8.h"
 #include "engine/model/mxfp4.h"
 #include "engine/util/error.h"
 #include "engine/util/half.h"
@@ -20,6 +21,7 @@ WType wtype_of(const TensorRef& t) {
     case DType::BF16: return WType::BF16;
     case DType::F16: return WType::F16;
     case DType::MXFP4: return WType::BF16;  // dequantized on the host when uploaded (exact)
+    case DType::FP8_B128: return WType::F32;  // dequantized on the host when uploaded (code * scale is not exact in bf16)
     default: throw Error("tensor '" + t.name + "': dtype " + dtype_name(t.dtype) + " is not supported by the CUDA backend");
   }
 }
@@ -63,6 +65,15 @@ class Planner {
           for (int64_t i = 0; i < K; ++i) bf[size_t(r * K + i)] = f32_to_bf16(tmp[size_t(i)]);
         }
         MOESCOPE_CUDA_CHECK(cudaMemcpy(m_base + item.offset, bf.data(), bf.size() * 2, cudaMemcpyHostToDevice));
+      } else if (t.dtype == DType::FP8_B128) {  // FP8 with block scales: fp32 rows on the device, row by row
+        const int64_t K = t.cols();
+        tmp.resize(size_t(K));
+        const size_t rb = row_bytes(DType::FP8_B128, K);
+        for (int64_t r = 0; r < t.rows(); ++r) {
+          fp8::dequantize_row(reinterpret_cast<const uint8_t*>(t.data) + size_t(r) * rb, K, tmp.data());
+          MOESCOPE_CUDA_CHECK(cudaMemcpy(m_base + item.offset + size_t(r * K) * sizeof(float), tmp.data(),
+                                         size_t(K) * sizeof(float), cudaMemcpyHostToDevice));
+        }
       } else {
         MOESCOPE_CUDA_CHECK(cudaMemcpy(m_base + item.offset, t.data, t.nbytes, cudaMemcpyHostToDevice));
       }
@@ -81,6 +92,7 @@ class Planner {
     if (it == m_items.end()) {
       const size_t bytes = as_f32 ? size_t(t.numel()) * sizeof(float)
                            : t.dtype == DType::MXFP4 ? size_t(t.numel()) * 2  // dequantized to bf16
+                           : t.dtype == DType::FP8_B128 ? size_t(t.numel()) * 4  // dequantized to fp32
                                                      : t.nbytes;
       Item item{&t, as_f32, m_total};
       m_total += (bytes + 255) / 256 * 256;  // 256-byte aligned: the vector loads need 16

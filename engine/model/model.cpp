@@ -144,6 +144,16 @@ std::shared_ptr<const Model> Model::load(const std::string& path, LoadProgress* 
   binder.on_progress = [&](double f, const std::string& what) { report(progress, 0.7 + 0.29 * f, "converting " + what); };
   binder_for(cfg.family)(cfg, binder, weights);
   binder.finish(cfg.warnings);
+  for (auto& buf : binder.take_owned()) weights.owned.push_back(std::move(buf));
+  if (binder.fp8_matrices() > 0)
+    weights.conversions.push_back(
+        std::to_string(binder.fp8_matrices()) + " FP8 (E4M3) matrices with [" + std::to_string(cfg.fp8_block_rows) + ", " +
+        std::to_string(cfg.fp8_block_cols) + "] block scales " +
+        (mode == LoadMode::Run ? "kept in FP8 (1 byte per weight + one fp32 scale per 128 columns), each weight "
+                                 "widened to code x scale in fp32 inside the kernels (transformers' Fp8Dequantize "
+                                 "values); activations stay fp32 (transformers' GPU kernels round them to FP8)"
+                               : "(kept in FP8 when the model runs: 1 byte per weight, widened to code x scale in "
+                                 "fp32 inside the kernels)"));
   report(progress, 1.0, "loaded");
   auto model = std::make_shared<const Model>(std::move(cfg), std::move(store), std::move(weights), dir);
   std::lock_guard<std::mutex> lock(g_cache_mutex);

@@ -38,6 +38,35 @@ std::vector<int> ModelConfig::moe_layer_indices() const {
   return out;
 }
 
+namespace {
+
+// quantization_config of a fine-grained FP8 checkpoint: {"quant_method": "fp8", "fmt": "e4m3",
+// "weight_block_size": [128, 128], "activation_scheme": "dynamic"}. The block size says which scale each weight
+// uses; only E4M3 is read (E5M2 checkpoints are not released for inference).
+void parse_fp8_quantization(const nlohmann::json& q, const std::string& path, ModelConfig& c) {
+  const std::string where = path + ": quantization_config";
+  if (q.contains("fmt") && !q["fmt"].is_null()) {
+    if (!q["fmt"].is_string() || q["fmt"].get<std::string>() != "e4m3")
+      throw Error(where + ": \"fmt\" " + q["fmt"].dump() + " is not supported (FP8 weights must be e4m3)");
+  }
+  if (!q.contains("weight_block_size") || q["weight_block_size"].is_null())
+    throw Error(where + ": FP8 without \"weight_block_size\" (per-tensor FP8 scales) is not supported; the engine "
+                "reads block-scaled FP8 (weight_scale_inv per block)");
+  const auto& b = q["weight_block_size"];
+  if (!b.is_array() || b.size() != 2 || !b[0].is_number_integer() || !b[1].is_number_integer() ||
+      b[0].get<int64_t>() <= 0 || b[1].get<int64_t>() <= 0 || b[0].get<int64_t>() > (1 << 20) ||
+      b[1].get<int64_t>() > (1 << 20))
+    throw Error(where + ": \"weight_block_size\" must be two positive integers, got " + b.dump());
+  c.fp8_block_rows = int(b[0].get<int64_t>());
+  c.fp8_block_cols = int(b[1].get<int64_t>());
+  if (c.fp8_block_cols % 128 != 0)
+    throw Error(where + ": \"weight_block_size\" " + b.dump() +
+                ": the engine needs blocks of a multiple of 128 columns (released FP8 checkpoints use [128, 128])");
+  c.fp8_activation_scheme = q.value("activation_scheme", std::string("dynamic"));
+}
+
+}  // namespace
+
 ModelConfig parse_model_config(const std::string& json_text, const std::string& path) {
   using families::ConfigReader;
   nlohmann::json j;
@@ -100,11 +129,14 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     std::string method = "unknown";
     const auto& q = j["quantization_config"];
     if (q.is_object() && q.contains("quant_method") && q["quant_method"].is_string()) method = q["quant_method"].get<std::string>();
-    // GPT-OSS's MXFP4 experts are dequantized at load (families/gpt_oss.cpp); anything else is not read.
-    if (!(method == "mxfp4" && c.family == Family::GptOss))
+    // GPT-OSS's MXFP4 experts are dequantized at load (families/gpt_oss.cpp); fine-grained FP8 (DeepSeek-V3,
+    // Qwen3-*-FP8, ...) is read by the weight binder (families/common.cpp); anything else is not read.
+    if (method == "fp8")
+      parse_fp8_quantization(q, path, c);
+    else if (!(method == "mxfp4" && c.family == Family::GptOss))
       c.warnings.push_back(path + ": quantization_config (\"" + method +
-                           "\") present: the engine reads F32/BF16/F16 weights (and GPT-OSS MXFP4 experts) only; counts "
-                           "assume unquantized tensors");
+                           "\") present: the engine reads F32/BF16/F16 weights, fine-grained FP8 and GPT-OSS MXFP4 experts "
+                           "only; counts assume unquantized tensors");
   }
   return c;
 }

@@ -92,6 +92,11 @@ struct ModelConfig {
   bool shared_expert_gate = false;   // Qwen2-MoE sigmoid gate on the shared expert
   float swiglu_limit = 0.0f;      // GPT-OSS clamped SwiGLU (0 = plain SwiGLU)
 
+  // Fine-grained FP8 checkpoints (quantization_config.quant_method "fp8"): F8_E4M3 weights with a
+  // `weight_scale_inv` per block of fp8_block_rows x fp8_block_cols (engine/model/fp8.h). 0 = not FP8.
+  int fp8_block_rows = 0, fp8_block_cols = 0;
+  std::string fp8_activation_scheme;  // "dynamic" as released; the CPU engine keeps activations in fp32
+
   // token ids (absent = -1); out-of-vocabulary ids are kept but produce a warning
   int bos_token_id = -1;
   std::vector<int> eos_token_ids;

@@ -87,6 +87,19 @@ TEST(CliInfo, FixtureCheckpoints) {
   }
 }
 
+// A fine-grained FP8 checkpoint (E4M3 weights + weight_scale_inv per 128x128 block): info reads the tensors as
+// stored, counts the codes as parameters (the scales are not), and says how a run keeps them.
+TEST(CliInfo, Fp8CheckpointShowsItsDtypesAndConversion) {
+  const json j = info(moescope::test::model_fixture("qwen3_moe_fp8"));
+  EXPECT_EQ(j["family"], "qwen3_moe");
+  EXPECT_EQ(j["dtypes"], json({"F32", "F8_E4M3"}));
+  EXPECT_EQ(j["checkpoint_params_match"], true);
+  EXPECT_TRUE(j["warnings"].empty()) << j["warnings"].dump();
+  ASSERT_EQ(j["conversions"].size(), 1u);
+  EXPECT_NE(j["conversions"][0].get<std::string>().find("56 FP8 (E4M3) matrices with [128, 128] block scales"),
+            std::string::npos);
+}
+
 // GPT-OSS as released (MXFP4 experts): info checks the tensors without dequantizing them, and counts two
 // parameters per byte of blocks (scales are not parameters), from the header here.
 TEST(CliInfo, GptOssMxfp4Checkpoint) {

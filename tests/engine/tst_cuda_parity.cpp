@@ -156,7 +156,7 @@ TEST_P(CudaFamilyParity, MatchesTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CudaFamilyParity,
                          ::testing::Values("mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe", "ernie4_5_moe", "gpt_oss",
-                                           "gpt_oss_mxfp4"),
+                                           "gpt_oss_mxfp4", "qwen3_moe_fp8"),
                          [](const auto& info) { return info.param; });
 
 class CudaDemoParity : public ::testing::TestWithParam<std::string> {};

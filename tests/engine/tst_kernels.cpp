@@ -17,7 +17,9 @@
 #include "engine/model/model_config.h"
 #include "engine/routing/strategy.h"
 #include "engine/util/half.h"
+#include "engine/cpu/fp8_kernels.h"
 #include "engine/cpu/mxfp4_kernels.h"
+#include "engine/model/fp8.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 
@@ -183,6 +185,99 @@ TEST(Kernels, Mxfp4LinearMatchesDoubleReference) {
   std::vector<uint8_t> b(2 * (24 + 1));
   bad.data = reinterpret_cast<const std::byte*>(b.data());
   EXPECT_THROW(cpu::check_matrix(bad, 2, 48), Error);
+}
+
+// E4M3 from the OCP FP8 spec, written here in double precision: sign, 4-bit exponent with bias 7, 3 mantissa bits,
+// exponent 0 subnormal; 0x7F / 0xFF are NaN (no infinities).
+double e4m3(int code) {
+  const int exp = (code >> 3) & 15, man = code & 7;
+  const double mag = exp == 0 ? std::ldexp(man / 8.0, -6) : std::ldexp(1.0 + man / 8.0, exp - 7);
+  return code & 0x80 ? -mag : mag;
+}
+
+TEST(Kernels, Fp8E4m3CodesDecodeAsTheSpecSays) {
+  for (int c = 0; c < 256; ++c) {
+    if ((c & 0x7F) == 0x7F) {
+      EXPECT_TRUE(std::isnan(fp8::e4m3_to_f32(uint8_t(c))));
+      EXPECT_TRUE(fp8::e4m3_is_nan(uint8_t(c)));
+      continue;
+    }
+    EXPECT_EQ(double(fp8::e4m3_to_f32(uint8_t(c))), e4m3(c)) << c;
+  }
+  EXPECT_EQ(fp8::e4m3_to_f32(0x7E), 448.0f);             // largest finite
+  EXPECT_EQ(fp8::e4m3_to_f32(0x01), std::ldexp(1.0f, -9));  // smallest subnormal
+  EXPECT_EQ(fp8::e4m3_to_f32(0x38), 1.0f);
+  EXPECT_EQ(fp8::e4m3_to_f32(0xB8), -1.0f);
+  EXPECT_TRUE(std::signbit(fp8::e4m3_to_f32(0x80)));
+}
+
+// FP8_B128 rows (fine-grained FP8 checkpoints): every code but NaN, random scales per 128 columns, against the
+// decode above times the scale, rounded to fp32 once (the value transformers' Fp8Dequantize gives). The SIMD
+// decode must give that value to the bit (it is a single rounding either way); the products go through the row
+// dots (T = 1), the 4-token dots, the tiles and the broadcast kernel (40). K = 300 leaves a partial group of 44
+// and a tail of 4 under the 8-wide loop.
+TEST(Kernels, Fp8LinearMatchesDoubleReference) {
+  ThreadPool pool(2);
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int> byte(0, 253);  // 0x7F skipped below
+  std::uniform_real_distribution<float> scale(1e-4f, 3e-2f);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (bool simd : {false, true}) {
+    cpu::set_simd_enabled(simd);
+    for (int K : {8, 13, 128, 200, 300}) {
+      const int N = 37;
+      const size_t rb = fp8::row_bytes(K);
+      ASSERT_EQ(rb, size_t(K) + 4 * size_t((K + 127) / 128));
+      ASSERT_EQ(row_bytes(DType::FP8_B128, K), rb);
+      std::vector<uint8_t> bytes(N * rb);
+      std::vector<double> exact(size_t(N) * K);
+      for (int n = 0; n < N; ++n) {
+        uint8_t* row = bytes.data() + n * rb;
+        for (int k = 0; k < K; ++k) {
+          int c = byte(rng);
+          if (c >= 0x7F) ++c;  // 0..0x7E, 0x80..0xFE
+          row[k] = uint8_t(c);
+        }
+        std::vector<float> sc((K + 127) / 128);
+        for (auto& v : sc) v = scale(rng) * (n % 3 == 0 ? -1.0f : 1.0f);  // negative scales are allowed
+        std::memcpy(row + K, sc.data(), 4 * sc.size());
+        for (int k = 0; k < K; ++k) exact[size_t(n) * K + k] = double(float(e4m3(row[k]) * double(sc[size_t(k / 128)])));
+      }
+      TensorRef W;
+      W.name = "test.fp8";
+      W.dtype = DType::FP8_B128;
+      W.shape = {N, K};
+      W.data = reinterpret_cast<const std::byte*>(bytes.data());
+      W.nbytes = bytes.size();
+      for (int n : {0, 5, 36})
+        for (int k = 0; k < K; ++k) ASSERT_EQ(double(W.at(n * int64_t(K) + k)), exact[size_t(n) * K + k]) << k;
+      if (simd) {  // the AVX2 decode gives the same fp32 weights to the bit
+        std::vector<float> row(K);
+        cpu::detail::decode_fp8_row_avx2(bytes.data() + 5 * rb, K, row.data());
+        for (int k = 0; k < K; ++k) ASSERT_EQ(double(row[size_t(k)]), exact[size_t(5) * K + k]) << k;
+      }
+      for (int T : {1, 3, 4, 9, 17, 40}) {
+        const int ldx = K + 1, ldy = N + 2;
+        std::vector<float> x(size_t(T) * ldx);
+        for (auto& v : x) v = nd(rng);
+        std::vector<float> y(size_t(T) * ldy, -999.0f);
+        cpu::linear(pool, x.data(), ldx, T, W, nullptr, y.data(), ldy);
+        for (int t = 0; t < T; ++t) {
+          for (int n = 0; n < N; ++n) {
+            double ref = 0, mag = 0;
+            for (int k = 0; k < K; ++k) {
+              ref += double(x[size_t(t) * ldx + k]) * exact[size_t(n) * K + k];
+              mag += std::fabs(double(x[size_t(t) * ldx + k]) * exact[size_t(n) * K + k]);
+            }
+            ASSERT_NEAR(y[size_t(t) * ldy + n], ref, 1e-6 * mag + 1e-7)
+                << "simd " << simd << " K=" << K << " T=" << T << " t=" << t << " n=" << n;
+          }
+          ASSERT_EQ(y[size_t(t) * ldy + N], -999.0f);
+        }
+      }
+    }
+  }
+  cpu::set_simd_enabled(true);
 }
 
 TEST(Kernels, LinearMultiEqualsSeparateLinears) {

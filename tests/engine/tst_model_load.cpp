@@ -3,7 +3,10 @@
 // written into temp dirs, checking the error names the file and the problem.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -351,7 +354,7 @@ TEST(ModelLoadErrors, NonFloatWeight) {
   Scratch s("mixtral");
   s.tensors["model.norm.weight"].dtype = "I32";
   const std::string dir = s.write();
-  EXPECT_HAS(error_of([&] { Model::load(dir); }), "tensor 'model.norm.weight' has dtype I32; weights must be F32, BF16 or F16");
+  EXPECT_HAS(error_of([&] { Model::load(dir); }), "tensor 'model.norm.weight' has dtype I32; weights must be F32, BF16, F16 or block-scaled F8_E4M3");
 }
 
 TEST(ModelLoadErrors, UnsupportedArchitectureAndMissingGptOssWeights) {
@@ -609,5 +612,184 @@ TEST(GptOssLoadErrors, Mxfp4TensorsWithTheWrongDtypeShapeOrMissing) {
     t.bytes.resize(t.bytes.size() / 2);
     const std::string dir = s.write();
     EXPECT_HAS(error_of([&] { Model::load(dir); }), px + "gate_up_proj is F32 but " + px + "down_proj is F16");
+  }
+}
+
+// ---- fine-grained FP8 checkpoints (F8_E4M3 + weight_scale_inv) -----------------------------------
+
+namespace {
+
+// E4M3 from the OCP FP8 spec (sign, 4-bit exponent with bias 7, 3 mantissa bits, exponent 0 subnormal).
+double e4m3(uint8_t code) {
+  const int exp = (code >> 3) & 15, man = code & 7;
+  const double mag = exp == 0 ? std::ldexp(man / 8.0, -6) : std::ldexp(1.0 + man / 8.0, exp - 7);
+  return code & 0x80 ? -mag : mag;
+}
+
+float f32_at(const RawTensor& t, int64_t i) {
+  float v;
+  std::memcpy(&v, t.bytes.data() + 4 * i, 4);
+  return v;
+}
+
+// The bound matrix of every FP8 tensor of the qwen3_moe_fp8 fixture, by checkpoint name.
+std::map<std::string, TensorRef> fp8_matrices(const Model& m) {
+  std::map<std::string, TensorRef> out;
+  for (const auto& L : m.weights().layers) {
+    for (const TensorRef* t : {&L.attn.q, &L.attn.k, &L.attn.v, &L.attn.o}) out[t->name] = *t;
+    for (const auto& e : L.moe.experts)
+      for (const TensorRef* t : {&e.gate, &e.up, &e.down}) out[t->name] = *t;
+  }
+  return out;
+}
+
+// Every weight of every F8_E4M3 tensor in `file` as bound in `m`: code (decoded here) times the scale of the block
+// [r / bn, k / bk] of its weight_scale_inv, rounded to fp32 once. Returns how many matrices were checked.
+int expect_code_times_block_scale(const Model& m, const RawFile& file, int64_t bn, int64_t bk) {
+  const auto bound = fp8_matrices(m);
+  int checked = 0;
+  for (const auto& [name, t] : file) {
+    if (t.dtype != "F8_E4M3") continue;
+    SCOPED_TRACE(name);
+    const RawTensor& s = file.at(name + "_scale_inv");
+    const int64_t R = t.shape[0], K = t.shape[1], SC = s.shape[1];
+    EXPECT_EQ(s.shape, (std::vector<int64_t>{(R + bn - 1) / bn, (K + bk - 1) / bk}));
+    const TensorRef& w = bound.at(name);
+    EXPECT_EQ(w.dtype, DType::FP8_B128);
+    EXPECT_EQ(w.shape, t.shape);
+    EXPECT_EQ(w.nbytes, size_t(R) * size_t(K + 4 * ((K + 127) / 128)));  // 1 byte per weight + a scale per 128
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t k = 0; k < K; ++k) {
+        const float want = float(e4m3(uint8_t(t.bytes[size_t(r * K + k)])) * double(f32_at(s, (r / bn) * SC + k / bk)));
+        if (w.at(r * K + k) != want) {
+          ADD_FAILURE() << name << " [" << r << ", " << k << "]: " << w.at(r * K + k) << " != " << want;
+          return -1;
+        }
+      }
+    ++checked;
+  }
+  return checked;
+}
+
+}  // namespace
+
+TEST(Fp8Load, WeightsAreCodeTimesTheirBlockScale) {
+  auto m = Model::load(test::model_fixture("qwen3_moe_fp8"));
+  const ModelConfig& c = m->config();
+  EXPECT_TRUE(c.warnings.empty()) << c.warnings.front();  // quantization_config fp8 is understood
+  EXPECT_EQ(c.fp8_block_rows, 128);
+  EXPECT_EQ(c.fp8_block_cols, 128);
+  const RawFile f = read_raw(test::model_fixture("qwen3_moe_fp8") + "/model.safetensors");
+  EXPECT_EQ(expect_code_times_block_scale(*m, f, 128, 128), 2 * (4 + 3 * 8));
+  // Parameters: the codes count, the scales do not (as the architecture counts them).
+  EXPECT_EQ(count_weight_parameters(m->weights()), int64_t(count_parameters(c).total));
+  EXPECT_EQ(m->dtypes(), (std::vector<std::string>{"F32", "FP8_B128"}));
+  ASSERT_EQ(m->weights().conversions.size(), 1u);
+  EXPECT_HAS(m->weights().conversions[0], "56 FP8 (E4M3) matrices with [128, 128] block scales kept in FP8");
+}
+
+// Other block sizes, with partial blocks over several rows (rows 96 in blocks of 64) and blocks wider than the
+// engine's 128-column scale groups (256, 384): the same codes with new random scales.
+TEST(Fp8Load, OtherBlockSizesUseTheScaleOfTheBlockEachWeightLiesIn) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(1e-4f, 1e-2f);
+  for (const auto& [bn, bk] : std::vector<std::pair<int64_t, int64_t>>{{64, 128}, {128, 256}, {32, 384}, {1, 128}}) {
+    SCOPED_TRACE(std::to_string(bn) + "x" + std::to_string(bk));
+    Scratch s("qwen3_moe_fp8");
+    s.config["quantization_config"]["weight_block_size"] = {bn, bk};
+    std::vector<std::string> names;
+    for (const auto& [name, t] : s.tensors)
+      if (t.dtype == "F8_E4M3") names.push_back(name);
+    for (const auto& name : names) {
+      const auto& shape = s.tensors[name].shape;
+      RawTensor sc{"F32", {(shape[0] + bn - 1) / bn, (shape[1] + bk - 1) / bk}, ""};
+      for (int64_t i = 0; i < sc.shape[0] * sc.shape[1]; ++i) {
+        const float v = u(rng);
+        sc.bytes.append(reinterpret_cast<const char*>(&v), 4);
+      }
+      s.tensors[name + "_scale_inv"] = sc;
+    }
+    const std::string dir = s.write();
+    auto m = Model::load(dir);
+    EXPECT_EQ(expect_code_times_block_scale(*m, s.tensors, bn, bk), 56);
+  }
+}
+
+TEST(Fp8LoadErrors, MissingOrMisshapenScalesNaNCodesAndUnsupportedConfigs) {
+  const std::string q = "model.layers.1.self_attn.q_proj.weight";
+  {
+    Scratch s("qwen3_moe_fp8");
+    s.tensors.erase(q + "_scale_inv");
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }),
+               dir + "/model.safetensors: FP8 tensor '" + q + "' has no scale tensor '" + q + "_scale_inv'");
+  }
+  {
+    Scratch s("qwen3_moe_fp8");
+    s.tensors[q + "_scale_inv"].shape = {2, 1};
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }),
+               "scale tensor '" + q + "_scale_inv' has shape [2,1] but " + q +
+                   " [128,256] with weight_block_size [128, 128] needs [1,2]");
+  }
+  {
+    Scratch s("qwen3_moe_fp8");
+    s.tensors[q].bytes[3 * 256 + 17] = char(0xFF);
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }), "FP8 tensor '" + q + "' holds a NaN code (0xFF) at [3, 17]");
+  }
+  {
+    Scratch s("qwen3_moe_fp8");
+    const float inf = std::numeric_limits<float>::infinity();
+    std::memcpy(s.tensors[q + "_scale_inv"].bytes.data() + 4, &inf, 4);
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }), "scale tensor '" + q + "_scale_inv' holds inf at block [0, 1]");
+  }
+  {
+    Scratch s("qwen3_moe_fp8");
+    s.config.erase("quantization_config");
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }),
+               "config.json has no FP8 quantization_config (quant_method \"fp8\" with weight_block_size)");
+  }
+  {
+    Scratch s("qwen3_moe_fp8");
+    s.config["quantization_config"]["weight_block_size"] = {64, 64};
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }), dir + "/config.json: quantization_config: \"weight_block_size\" "
+                                                          "[64,64]: the engine needs blocks of a multiple of 128 columns");
+  }
+  {
+    Scratch s("qwen3_moe_fp8");
+    s.config["quantization_config"]["weight_block_size"] = {128};
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }), "\"weight_block_size\" must be two positive integers, got [128]");
+  }
+  {
+    Scratch s("qwen3_moe_fp8");
+    s.config["quantization_config"].erase("weight_block_size");
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }), "FP8 without \"weight_block_size\" (per-tensor FP8 scales) is not supported");
+  }
+  {
+    Scratch s("qwen3_moe_fp8");
+    s.config["quantization_config"]["fmt"] = "e5m2";
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }), "\"fmt\" \"e5m2\" is not supported (FP8 weights must be e4m3)");
+  }
+  {
+    Scratch s("qwen3_moe_fp8");
+    s.tensors[q].dtype = "F8_E5M2";
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }), "tensor '" + q + "': dtype 'F8_E5M2' is not supported");
+  }
+  {  // an FP8 tensor where the binder expects a vector
+    Scratch s("qwen3_moe_fp8");
+    RawTensor& t = s.tensors["model.layers.0.input_layernorm.weight"];
+    t.dtype = "F8_E4M3";
+    t.bytes.resize(t.bytes.size() / 4);
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }), "FP8 tensor 'model.layers.0.input_layernorm.weight' has shape [256]; "
+                                                    "FP8 weights are read as 2-D matrices");
   }
 }

@@ -151,7 +151,7 @@ TEST_P(FamilyParity, MatchesTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, FamilyParity,
                          ::testing::Values("mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe", "ernie4_5_moe", "gpt_oss",
-                                           "gpt_oss_mxfp4"),
+                                           "gpt_oss_mxfp4", "qwen3_moe_fp8"),
                          [](const auto& info) { return info.param; });
 
 // The demo checkpoint stores bf16 weights; the reference ran transformers in fp32 on the same
@@ -193,7 +193,7 @@ namespace {
 // The scalar kernels (the fallback on CPUs without AVX2/FMA/F16C) must match as well.
 TEST(ScalarKernels, MatchTransformers) {
   cpu::set_simd_enabled(false);
-  for (const std::string family : {"mixtral", "deepseek_v3", "gpt_oss_mxfp4"}) {
+  for (const std::string family : {"mixtral", "deepseek_v3", "gpt_oss_mxfp4", "qwen3_moe_fp8"}) {
     const Reference ref(test::model_reference(family));
     const FullForward f = run_full(Model::load(test::model_fixture(family)), ref.ids("input_ids"));
     EXPECT_LE(max_abs_diff(f.logits, ref.floats("logits")), 1e-4) << family;

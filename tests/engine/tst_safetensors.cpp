@@ -93,7 +93,7 @@ TEST(Safetensors, ReadsHandWrittenBytes) {
 }
 
 TEST(Safetensors, ReferenceFileMatchesMeta) {
-  for (const std::string family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe", "ernie4_5_moe", "gpt_oss", "gpt_oss_mxfp4"}) {
+  for (const std::string family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe", "ernie4_5_moe", "gpt_oss", "gpt_oss_mxfp4", "qwen3_moe_fp8"}) {
     SCOPED_TRACE(family);
     std::ifstream in(test::fixtures_dir() + "/models/" + family + "/meta.json");
     const json meta = json::parse(in);
@@ -141,8 +141,9 @@ TEST(SafetensorsErrors, HeaderProblemsNameFileAndTensor) {
   const Case cases[] = {
       {"json.safetensors", R"({"a": {"dtype": )", "", "json.safetensors: invalid JSON header"},
       {"array.safetensors", R"([1,2])", "", "array.safetensors: invalid JSON header: not a JSON object"},
-      {"dtype.safetensors", R"({"w":{"dtype":"F8_E4M3","shape":[8],"data_offsets":[0,8]}})", eight,
-       "dtype.safetensors: tensor 'w': dtype 'F8_E4M3' is not supported (weights must be F32, F16 or BF16"},
+      {"dtype.safetensors", R"({"w":{"dtype":"F8_E5M2","shape":[8],"data_offsets":[0,8]}})", eight,
+       "dtype.safetensors: tensor 'w': dtype 'F8_E5M2' is not supported (weights must be F32, F16, BF16 or "
+       "block-scaled F8_E4M3"},
       {"dtype2.safetensors", R"({"w":{"dtype":"Q9","shape":[8],"data_offsets":[0,8]}})", eight,
        "dtype2.safetensors: tensor 'w': unknown dtype 'Q9'"},
       {"range.safetensors", R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", eight,

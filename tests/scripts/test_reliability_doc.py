@@ -138,7 +138,15 @@ def r_offsets_beyond(tmp):
 
 def r_fp8_dtype(tmp):
     d = copy_model(tmp, "fp8")
-    st_rewrite_header(os.path.join(d, "model.safetensors"), lambda h: h["lm_head.weight"].update(dtype="F8_E4M3"))
+    st_rewrite_header(os.path.join(d, "model.safetensors"), lambda h: h["lm_head.weight"].update(dtype="F8_E5M2"))
+    return d
+
+
+def r_fp8_no_scale(tmp):
+    d = os.path.join(tmp, "fp8-no-scale")
+    shutil.copytree(os.path.join(FIXTURES, "models", "qwen3_moe_fp8", "model"), d)
+    st_rewrite_header(os.path.join(d, "model.safetensors"),
+                      lambda h: h.pop("model.layers.0.self_attn.q_proj.weight_scale_inv"))
     return d
 
 

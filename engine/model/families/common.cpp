@@ -3,9 +3,11 @@
 // shape checks against the config.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <regex>
 
 #include "engine/checkpoint/weight_store.h"
+#include "engine/model/fp8.h"
 #include "engine/model/families/family.h"
 #include "engine/util/error.h"
 
@@ -248,9 +250,9 @@ TensorRef WeightBinder::check(const std::string& name, std::initializer_list<Dim
   const std::string& file = m_store.file_of(name);
   if (packed && e->dtype != *packed)
     throw Error(file + ": tensor '" + name + "' has dtype " + dtype_name(e->dtype) + "; expected " + dtype_name(*packed));
-  if (!packed && e->dtype != DType::F32 && e->dtype != DType::BF16 && e->dtype != DType::F16)
+  if (!packed && e->dtype != DType::F32 && e->dtype != DType::BF16 && e->dtype != DType::F16 && e->dtype != DType::F8_E4M3)
     throw Error(file + ": tensor '" + name + "' has dtype " + dtype_name(e->dtype) +
-                "; weights must be F32, BF16 or F16");
+                "; weights must be F32, BF16, F16 or block-scaled F8_E4M3");
   bool ok = e->shape.size() == shape.size();
   size_t i = 0;
   for (const Dim& d : shape) {
@@ -264,7 +266,73 @@ TensorRef WeightBinder::check(const std::string& name, std::initializer_list<Dim
                 " (expected " + shape_string(want) + ")");
   }
   m_used.insert(name);
+  if (!packed && e->dtype == DType::F8_E4M3) return fp8_matrix(name, file);
   return m_store.get(name);
+}
+
+// The scale tensor of an FP8 weight: "<x>.weight" -> "<x>.weight_scale_inv" (DeepSeek-V3, Qwen3-FP8, GLM-FP8, ...).
+static std::string fp8_scale_name(const std::string& name) { return name + "_scale_inv"; }
+
+TensorRef WeightBinder::fp8_matrix(const std::string& name, const std::string& file) {
+  const TensorRef q = m_store.get(name);
+  const std::string what = file + ": FP8 tensor '" + name + "'";
+  if (q.shape.size() != 2)
+    throw Error(what + " has shape " + shape_string(q.shape) +
+                "; FP8 weights are read as 2-D matrices (per-expert tensors), not fused or 1-D tensors");
+  if (m_cfg.fp8_block_rows <= 0)
+    throw Error(what + ": config.json has no FP8 quantization_config (quant_method \"fp8\" with weight_block_size), "
+                "so the scales of its blocks are unknown");
+  const int64_t R = q.shape[0], K = q.shape[1], bn = m_cfg.fp8_block_rows, bk = m_cfg.fp8_block_cols;
+  const int64_t SR = (R + bn - 1) / bn, SC = (K + bk - 1) / bk;
+  const std::string sname = fp8_scale_name(name);
+  const SafetensorsEntry* se = m_store.find(sname);
+  if (!se) throw Error(what + " has no scale tensor '" + sname + "'");
+  const std::string& sfile = m_store.file_of(sname);
+  if (se->dtype != DType::F32 && se->dtype != DType::BF16 && se->dtype != DType::F16)
+    throw Error(sfile + ": scale tensor '" + sname + "' has dtype " + dtype_name(se->dtype) + "; expected F32, BF16 or F16");
+  const std::vector<int64_t> want{SR, SC};
+  if (se->shape != want)
+    throw Error(sfile + ": scale tensor '" + sname + "' has shape " + shape_string(se->shape) + " but " + name + " " +
+                shape_string(q.shape) + " with weight_block_size [" + std::to_string(bn) + ", " + std::to_string(bk) +
+                "] needs " + shape_string(want));
+  m_used.insert(sname);
+  ++m_fp8_matrices;
+  if (!convert) return q;  // LoadMode::Inspect: shapes and dtypes checked, data left as stored
+
+  const std::vector<float> scales = m_store.get(sname).to_f32();
+  for (size_t i = 0; i < scales.size(); ++i)
+    if (!std::isfinite(scales[i]) || std::fabs(scales[i]) > 1e30f)
+      throw Error(sfile + ": scale tensor '" + sname + "' holds " + std::to_string(scales[i]) + " at block [" +
+                  std::to_string(int64_t(i) / SC) + ", " + std::to_string(int64_t(i) % SC) + "]");
+  const size_t rb = fp8::row_bytes(K);
+  std::shared_ptr<std::byte[]> buf(new std::byte[size_t(R) * rb]);
+  const auto* codes = reinterpret_cast<const uint8_t*>(q.data);
+  for (int64_t r = 0; r < R; ++r) {
+    const uint8_t* src = codes + size_t(r) * size_t(K);
+    uint8_t* dst = reinterpret_cast<uint8_t*>(buf.get()) + size_t(r) * rb;
+    int nan = 0;
+    for (int64_t k = 0; k < K; ++k) nan |= (src[k] & 0x7F) == 0x7F;
+    if (nan)
+      for (int64_t k = 0; k < K; ++k)
+        if (fp8::e4m3_is_nan(src[k]))
+          throw Error(what + " holds a NaN code (0x" + (src[k] == 0xFF ? std::string("FF") : std::string("7F")) +
+                      ") at [" + std::to_string(r) + ", " + std::to_string(k) + "]");
+    std::memcpy(dst, src, size_t(K));
+    for (int64_t g = 0; g < fp8::groups(K); ++g) {
+      const float s = scales[size_t((r / bn) * SC + (g * fp8::kGroup) / bk)];
+      std::memcpy(dst + K + 4 * g, &s, 4);
+    }
+  }
+  m_store.release(name);
+  m_store.release(sname);
+  TensorRef t;
+  t.name = name;
+  t.dtype = DType::FP8_B128;
+  t.shape = {R, K};
+  t.data = buf.get();
+  t.nbytes = size_t(R) * rb;
+  m_owned.push_back(std::move(buf));
+  return t;
 }
 
 TensorRef WeightBinder::need(const std::string& name, std::initializer_list<Dim> shape) {

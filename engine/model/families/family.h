@@ -4,6 +4,7 @@
 #pragma once
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -106,6 +107,10 @@ class WeightBinder {
   void finish(std::vector<std::string>& warnings);
 
   int64_t bound_parameters() const { return m_bound_params; }
+  // FP8 (E4M3 + weight_scale_inv) matrices bound, and the buffers their FP8_B128 rows were written to (moved
+  // into ModelWeights::owned by the loader).
+  int fp8_matrices() const { return m_fp8_matrices; }
+  std::vector<std::shared_ptr<const std::byte[]>> take_owned() { return std::move(m_owned); }
 
   // False for LoadMode::Inspect: check tensors, skip conversions (see LoadMode in model.h).
   bool convert = true;
@@ -119,6 +124,10 @@ class WeightBinder {
 
  private:
   TensorRef check(const std::string& name, std::initializer_list<Dim> shape, const DType* packed = nullptr);
+  // An F8_E4M3 weight and its weight_scale_inv as FP8_B128 rows in m_owned (as stored for LoadMode::Inspect).
+  TensorRef fp8_matrix(const std::string& name, const std::string& file);
+  std::vector<std::shared_ptr<const std::byte[]>> m_owned;
+  int m_fp8_matrices = 0;
   WeightStore& m_store;
   const ModelConfig& m_cfg;
   std::set<std::string> m_used;

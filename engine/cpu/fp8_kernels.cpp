@@ -1,0 +1,131 @@
+// FP8_B128 rows: fused AVX2 decode-dots (one token) and fp32 panels (batches).
+//
+// E4M3 to fp32 without a table: the byte moved to the top of a 16-bit lane and shifted right by one (the sign
+// copied into bit 14, then cleared) is an fp16 whose exponent has bias 15 instead of 7 and whose subnormals are
+// E4M3's subnormals, i.e. the E4M3 value times 2^-8, exactly; vcvtph2ps widens it and the block scale, taken
+// times 2^8 (exact), brings it back. So each weight is code * scale rounded once, the value transformers'
+// Fp8Dequantize computes in fp32, and the dot then sums those weights times the activations like the fp32 kernels.
+#include "engine/cpu/fp8_kernels.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "engine/model/fp8.h"
+
+namespace moescope::cpu::detail {
+
+#define MS_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace {
+
+float group_scale(const uint8_t* row, int64_t K, int64_t g) {
+  float s;
+  std::memcpy(&s, row + K + 4 * g, 4);
+  return s;
+}
+
+// Eight codes as fp32 values times 2^-8 (exact).
+MS_AVX2 inline __m256 widen8(const uint8_t* codes) {
+  const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes));
+  const __m128i top = _mm_unpacklo_epi8(_mm_setzero_si128(), v);  // code << 8 in each 16-bit lane
+  const __m128i h = _mm_and_si128(_mm_srai_epi16(top, 1), _mm_set1_epi16(int16_t(0xBFFF)));
+  return _mm256_cvtph_ps(h);
+}
+
+MS_AVX2 inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// One row against one activation row. Like the bf16 decode dot (dot_kernels_avx2.cpp), it prefetches one 4 KiB
+// page ahead, since one token's matrices are streamed from memory once.
+MS_AVX2 float dot_avx2(const uint8_t* row, int64_t K, const float* x) {
+  constexpr int64_t kPrefetchBytes = 4096;
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  float tail = 0.0f;
+  for (int64_t g0 = 0; g0 < K; g0 += fp8::kGroup) {
+    const int64_t g1 = std::min(K, g0 + fp8::kGroup);
+    const float scale = group_scale(row, K, g0 / fp8::kGroup);
+    const __m256 s = _mm256_set1_ps(scale * 256.0f);
+    int64_t i = g0;
+    for (; i + 32 <= g1; i += 32) {
+      _mm_prefetch(reinterpret_cast<const char*>(row + i) + kPrefetchBytes, _MM_HINT_T0);
+      a0 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i), s), _mm256_loadu_ps(x + i), a0);
+      a1 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i + 8), s), _mm256_loadu_ps(x + i + 8), a1);
+      a2 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i + 16), s), _mm256_loadu_ps(x + i + 16), a2);
+      a3 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i + 24), s), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= g1; i += 8) a0 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i), s), _mm256_loadu_ps(x + i), a0);
+    for (; i < g1; ++i) tail += fp8::e4m3_to_f32(row[i]) * scale * x[i];
+  }
+  return hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) + tail;
+}
+
+// Per-thread fp32 scratch for decoded rows and panels, grown once.
+float* scratch(size_t n) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+bool cpu_has_avx2() {
+  static const bool ok = (__builtin_cpu_init(), __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                                                    __builtin_cpu_supports("f16c"));
+  return ok;
+}
+
+}  // namespace
+
+MS_AVX2 void decode_fp8_row_avx2(const uint8_t* row, int64_t K, float* out) {
+  for (int64_t g0 = 0; g0 < K; g0 += fp8::kGroup) {
+    const int64_t g1 = std::min(K, g0 + fp8::kGroup);
+    const float scale = group_scale(row, K, g0 / fp8::kGroup);
+    const __m256 s = _mm256_set1_ps(scale * 256.0f);
+    int64_t i = g0;
+    for (; i + 8 <= g1; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(widen8(row + i), s));
+    for (; i < g1; ++i) out[i] = fp8::e4m3_to_f32(row[i]) * scale;
+  }
+}
+
+void fp8_rows_scalar(const float* x, int64_t ldx, int T, const void* w, int64_t K, float* y, int64_t ldy) {
+  float* row = scratch(size_t(K));
+  fp8::dequantize_row(static_cast<const uint8_t*>(w), K, row);
+  scalar_table().f32(x, ldx, T, row, K, y, ldy);
+}
+
+void fp8_rows_avx2(const float* x, int64_t ldx, int T, const void* w, int64_t K, float* y, int64_t ldy) {
+  const auto* row = static_cast<const uint8_t*>(w);
+  if (T > 1) {  // several tokens: decode once, then the fp32 row dots
+    float* dec = scratch(size_t(K));
+    decode_fp8_row_avx2(row, K, dec);
+    avx2_table()->f32(x, ldx, T, dec, K, y, ldy);
+    return;
+  }
+  y[0] = dot_avx2(row, K, x);
+}
+
+void fp8_tiles(TileRowsFn f32_tiles, const float* x, int64_t ldx, int T, const void* w, int64_t K, int R, float* y,
+               int64_t ldy) {
+  const auto* rows = static_cast<const uint8_t*>(w);
+  const size_t rb = fp8::row_bytes(K);
+  float* panel = scratch(size_t(kFp8PanelRows) * size_t(K));
+  for (int r0 = 0; r0 < R; r0 += kFp8PanelRows) {
+    const int n = std::min(kFp8PanelRows, R - r0);
+    for (int i = 0; i < n; ++i) {
+      const uint8_t* row = rows + size_t(r0 + i) * rb;
+      float* out = panel + size_t(i) * size_t(K);
+      if (cpu_has_avx2())
+        decode_fp8_row_avx2(row, K, out);
+      else
+        fp8::dequantize_row(row, K, out);
+    }
+    f32_tiles(x, ldx, T, panel, K, n, y + r0, ldy);
+  }
+}
+
+}  // namespace moescope::cpu::detail
