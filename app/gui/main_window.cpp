@@ -313,7 +313,7 @@ void MainWindow::updateStatus() {
                  .arg(m_controller->strategy());
       break;
     default:
-      text = tr("%1 (%2): %3 layers, %4 experts, k=%5 | strategy %6 | %7 tokens, %8 generated%9%10")
+      text = tr("%1 (%2, %11 weights): %3 layers, %4 experts, k=%5 | strategy %6 | %7 tokens, %8 generated%9%10")
                  .arg(s.name, s.family)
                  .arg(s.layers)
                  .arg(s.experts)
@@ -322,7 +322,8 @@ void MainWindow::updateStatus() {
                  .arg(m_tokens)
                  .arg(m_generated)
                  .arg(m_at_eos ? tr(" (EOS)") : QString())
-                 .arg(m_controller->state() == SessionController::State::Busy ? tr(" | running... (Esc to pause)") : QString());
+                 .arg(m_controller->state() == SessionController::State::Busy ? tr(" | running... (Esc to pause)") : QString())
+                 .arg(s.weights);
   }
   m_status->setText(text);
 }

@@ -18,6 +18,7 @@ struct ModelSummary {
   int k = 0;             // experts per token
   int vocab = 0;
   int max_context = 0;
+  QString weights;       // dtypes of the weights as held in memory, e.g. "BF16" or "FP8 E4M3 + BF16"
   bool is_trace = false; // a saved trace: no model, nothing to step
 };
 

@@ -3,6 +3,7 @@
 
 #include <QElapsedTimer>
 #include <QFileInfo>
+#include <QStringList>
 #include <QThread>
 #include <algorithm>
 #include <functional>
@@ -103,6 +104,12 @@ void SessionWorker::open(const QString& dir, const QString& strategy, quint64 ti
     s.k = cfg.num_experts_per_tok;
     s.vocab = cfg.vocab_size;
     s.max_context = m_session->max_context();
+    QStringList dtypes;  // FP8 / MXFP4 first: they say the most about the checkpoint
+    for (const std::string& d : m_session->model().dtypes())
+      if (d == "FP8_B128") dtypes.prepend(QStringLiteral("FP8 E4M3"));
+      else if (d == "MXFP4") dtypes.prepend(QStringLiteral("MXFP4"));
+      else dtypes.append(QString::fromStdString(d));
+    s.weights = dtypes.join(QStringLiteral(" + "));
     m_live->clear();
     emit loadProgress(1.0, tr("loaded"));
     emit loaded(s, ticket);

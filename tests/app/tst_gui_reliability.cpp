@@ -271,6 +271,7 @@ class TestGuiReliability : public QObject {
       QVERIFY(c.hasModel());
       QCOMPARE(c.summary().path, kDemo);
       QCOMPARE(c.summary().experts, 16);  // the demo's, not the fixture's 4
+      QCOMPARE(c.summary().weights, QStringLiteral("BF16"));  // the demo's bf16 checkpoint, as held in memory
       c.pollNow();
       QCOMPARE(c.snapshot()->token_ids, before->token_ids);
     }
@@ -356,6 +357,12 @@ class TestGuiReliability : public QObject {
     QVERIFY(wait_until([&] { return loaded.count() > 0 && c.state() == State::Ready; }, 30000));
     QCOMPARE(c.summary().path, kSmall);
     QCOMPARE(c.summary().experts, 4);
+    QCOMPARE(c.summary().weights, QStringLiteral("F32"));
+    // A fine-grained FP8 checkpoint says so in the summary (the status bar shows it).
+    loaded.clear();
+    c.openModel(QStringLiteral(MOESCOPE_FIXTURES_DIR "/models/qwen3_moe_fp8/model"));
+    QVERIFY(wait_until([&] { return loaded.count() > 0 && c.state() == State::Ready; }, 30000));
+    QCOMPARE(c.summary().weights, QStringLiteral("FP8 E4M3 + F32"));
   }
 
   // 4. Long runs paused mid-way continue exactly like an uninterrupted greedy run; step back works
