@@ -37,6 +37,8 @@ def read_safetensors(path):
             t = torch.from_numpy((raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32))
         elif info["dtype"] == "F16":
             t = torch.from_numpy(raw.view(np.float16).astype(np.float32))
+        elif info["dtype"] == "F8_E4M3":  # fine-grained FP8: codes here, scaled by dequantize_fp8 below
+            t = torch.from_numpy(np.array(raw)).view(torch.float8_e4m3fn).float()
         else:
             t = torch.from_numpy(np.array(raw.view(np.float32)))
         out[name] = t.reshape(info["shape"])
@@ -57,12 +59,26 @@ def blas_library():
     return "OpenBLAS" if "openblas" in real else (real or "unknown")
 
 
+def dequantize_fp8(w, block):
+    """FP8 checkpoints (quant_method fp8): weight = float32(code) * weight_scale_inv of its block, as transformers'
+    CPU loader computes it; the last block of a dimension may be partial."""
+    bn, bk = block
+    for name in [n for n in w if n.endswith("_scale_inv")]:
+        s = w.pop(name)
+        q = w[name[: -len("_scale_inv")]]
+        R, K = q.shape
+        w[name[: -len("_scale_inv")]] = q * s.repeat_interleave(bn, 0)[:R].repeat_interleave(bk, 1)[:, :K]
+
+
 def load_checkpoint(d):
     idx = os.path.join(d, "model.safetensors.index.json")
     files = sorted(set(json.load(open(idx))["weight_map"].values())) if os.path.exists(idx) else ["model.safetensors"]
     w = {}
     for f in files:
         w.update(read_safetensors(os.path.join(d, f)))
+    q = json.load(open(os.path.join(d, "config.json"))).get("quantization_config") or {}
+    if q.get("quant_method") == "fp8":
+        dequantize_fp8(w, q["weight_block_size"])
     return w
 
 

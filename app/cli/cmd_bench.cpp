@@ -76,11 +76,12 @@ const char* kUsage =
     "         [--prompt-len N] [--gen N] [--probes on|off|both] [--threads T] [--reps R] [--json]\n"
     "         [--prompt-ids 1,2,3] [--layers N] [--experts N] [--vocab N] [--max-weights-gib G]\n"
     "         [--synthetic-dir DIR [--write-only]] [--no-stream] [--weights auto|mapped|resident]\n"
-    "         [--expert-format mxfp4|bf16]\n"
+    "         [--expert-format mxfp4|bf16] [--weight-format bf16|fp8]\n"
     "  synthetic names: olmoe-1b-7b, qwen1.5-moe-a2.7b, qwen3-30b-a3b, mixtral-8x7b, deepseek-v2-lite, deepseek-v2,\n"
     "                   deepseek-v3, glm-4.5-air, ernie-4.5-21b-a3b, gpt-oss-20b\n"
     "  (scaled down to --max-weights-gib, default 4, by fewer layers; what was scaled is reported;\n"
-    "  GPT-OSS experts are written as released, MXFP4, unless --expert-format bf16)\n";
+    "  GPT-OSS experts are written as released, MXFP4, unless --expert-format bf16; --weight-format fp8 writes\n"
+    "  attention and expert matrices as block-scaled FP8, as Qwen3-*-FP8 or DeepSeek-V3 are released)\n";
 
 struct Options {
   std::string model;
@@ -149,6 +150,11 @@ Options parse(const Args& args) {
       if (v != "mxfp4" && v != "bf16") throw UsageError("--expert-format must be mxfp4 or bf16, not '" + v + "'");
       o.synth.gpt_oss_mxfp4 = v == "mxfp4";
       o.expert_format_given = true;
+    } else if (a == "--weight-format") {
+      const std::string& v = value(i);
+      if (v != "fp8" && v != "bf16") throw UsageError("--weight-format must be bf16 or fp8, not '" + v + "'");
+      o.synth.fp8 = v == "fp8";
+      o.expert_format_given = true;
     } else if (a == "--synthetic-dir") {
       o.synthetic_dir = value(i);
     } else if (a == "--write-only") {
@@ -171,7 +177,7 @@ Options parse(const Args& args) {
   if (o.write_only && o.synthetic_dir.empty()) throw UsageError("--write-only needs --synthetic-dir DIR");
   if (o.synthetic.empty() &&
       (o.synth.layers || o.synth.experts || o.synth.vocab || !o.synthetic_dir.empty() || o.expert_format_given))
-    throw UsageError("--layers/--experts/--vocab/--synthetic-dir/--expert-format only apply to --synthetic");
+    throw UsageError("--layers/--experts/--vocab/--synthetic-dir/--expert-format/--weight-format only apply to --synthetic");
   if (o.backend != "cpu" && o.backend != "cuda") throw UsageError("--backend: expected cpu or cuda, got '" + o.backend + "'");
   if (!o.prompt_ids.empty()) o.prompt_len = int(o.prompt_ids.size());
   return o;
@@ -499,6 +505,7 @@ int cmd_bench(const Args& args) {
     for (const auto& s : plan.scaled) scaled.push_back({{"key", s.key}, {"from", s.from}, {"to", s.to}});
     out["synthetic"] = {{"source", plan.source}, {"dir", temp_dir.empty() ? model_dir : ""},
                         {"weight_bytes", plan.weight_bytes}, {"scaled", scaled},
+                        {"weight_format", plan.fp8 ? "fp8" : plan.mxfp4_experts ? "bf16, experts mxfp4" : "bf16"},
                         {"write_s", std::chrono::duration<double>(Clock::now() - tw).count()}};
     if (o.write_only) {
       std::printf("%s\n", out.dump(2).c_str());

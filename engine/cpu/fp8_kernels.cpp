@@ -1,15 +1,18 @@
 // FP8_B128 rows: fused AVX2 decode-dots (one token) and fp32 panels (batches).
 //
-// E4M3 to fp32 without a table: the byte moved to the top of a 16-bit lane and shifted right by one (the sign
-// copied into bit 14, then cleared) is an fp16 whose exponent has bias 15 instead of 7 and whose subnormals are
-// E4M3's subnormals, i.e. the E4M3 value times 2^-8, exactly; vcvtph2ps widens it and the block scale, taken
-// times 2^8 (exact), brings it back. So each weight is code * scale rounded once, the value transformers'
-// Fp8Dequantize computes in fp32, and the dot then sums those weights times the activations like the fp32 kernels.
+// E4M3 to fp32 without a table: the byte sign-extended to 16 bits and shifted left by 7 has the sign in bits 14 and
+// 15 and the 7 magnitude bits at 7..13; clearing bit 14 leaves an fp16 whose exponent field is E4M3's (bias 15
+// instead of 7) and whose mantissa is E4M3's, i.e. the E4M3 value times 2^-8 exactly, E4M3 subnormals included
+// (fp16 subnormals, which vcvtph2ps widens exactly and at full speed; an fp32 route through fp32 subnormals cost
+// 4x here in microcode assists). The block scale taken times 2^8 (exact) brings it back in one multiply, so each
+// weight is code * scale rounded once, the value transformers' Fp8Dequantize computes in fp32, and the dot then
+// sums those weights times the activations like the fp32 kernels.
 #include "engine/cpu/fp8_kernels.h"
 
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -18,6 +21,7 @@
 namespace moescope::cpu::detail {
 
 #define MS_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define MS_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 
 namespace {
 
@@ -27,12 +31,14 @@ float group_scale(const uint8_t* row, int64_t K, int64_t g) {
   return s;
 }
 
+constexpr float kTwo8 = 256.0f;
+// Groups whose scale is too big to take times 2^8 (never in real checkpoints) are computed by the scalar code.
+inline bool fast_scale(float scale) { return std::fabs(scale) < 1e36f; }
+
 // Eight codes as fp32 values times 2^-8 (exact).
 MS_AVX2 inline __m256 widen8(const uint8_t* codes) {
-  const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes));
-  const __m128i top = _mm_unpacklo_epi8(_mm_setzero_si128(), v);  // code << 8 in each 16-bit lane
-  const __m128i h = _mm_and_si128(_mm_srai_epi16(top, 1), _mm_set1_epi16(int16_t(0xBFFF)));
-  return _mm256_cvtph_ps(h);
+  const __m128i v = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes)));
+  return _mm256_cvtph_ps(_mm_and_si128(_mm_slli_epi16(v, 7), _mm_set1_epi16(int16_t(0xBFFF))));
 }
 
 MS_AVX2 inline float hsum(__m256 v) {
@@ -51,20 +57,73 @@ MS_AVX2 float dot_avx2(const uint8_t* row, int64_t K, const float* x) {
   for (int64_t g0 = 0; g0 < K; g0 += fp8::kGroup) {
     const int64_t g1 = std::min(K, g0 + fp8::kGroup);
     const float scale = group_scale(row, K, g0 / fp8::kGroup);
-    const __m256 s = _mm256_set1_ps(scale * 256.0f);
     int64_t i = g0;
-    for (; i + 32 <= g1; i += 32) {
-      _mm_prefetch(reinterpret_cast<const char*>(row + i) + kPrefetchBytes, _MM_HINT_T0);
-      a0 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i), s), _mm256_loadu_ps(x + i), a0);
-      a1 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i + 8), s), _mm256_loadu_ps(x + i + 8), a1);
-      a2 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i + 16), s), _mm256_loadu_ps(x + i + 16), a2);
-      a3 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i + 24), s), _mm256_loadu_ps(x + i + 24), a3);
+    if (fast_scale(scale)) {
+      const __m256 s = _mm256_set1_ps(scale * kTwo8);
+      for (; i + 32 <= g1; i += 32) {
+        _mm_prefetch(reinterpret_cast<const char*>(row + i) + kPrefetchBytes, _MM_HINT_T0);
+        a0 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i), s), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i + 8), s), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i + 16), s), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i + 24), s), _mm256_loadu_ps(x + i + 24), a3);
+      }
+      for (; i + 8 <= g1; i += 8) a0 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i), s), _mm256_loadu_ps(x + i), a0);
     }
-    for (; i + 8 <= g1; i += 8) a0 = _mm256_fmadd_ps(_mm256_mul_ps(widen8(row + i), s), _mm256_loadu_ps(x + i), a0);
     for (; i < g1; ++i) tail += fp8::e4m3_to_f32(row[i]) * scale * x[i];
   }
   return hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) + tail;
 }
+
+// AVX-512: sixteen codes at a time, the same bit manipulation.
+MS_AVX512 inline __m512 widen16(const uint8_t* codes) {
+  const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes)));
+  return _mm512_cvtph_ps(_mm256_and_si256(_mm256_slli_epi16(v, 7), _mm256_set1_epi16(int16_t(0xBFFF))));
+}
+
+MS_AVX512 float dot_avx512(const uint8_t* row, int64_t K, const float* x) {
+  constexpr int64_t kPrefetchBytes = 4096;
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+  float tail = 0.0f;
+  for (int64_t g0 = 0; g0 < K; g0 += fp8::kGroup) {
+    const int64_t g1 = std::min(K, g0 + fp8::kGroup);
+    const float scale = group_scale(row, K, g0 / fp8::kGroup);
+    int64_t i = g0;
+    if (fast_scale(scale)) {
+      const __m512 s = _mm512_set1_ps(scale * kTwo8);
+      for (; i + 64 <= g1; i += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(row + i) + kPrefetchBytes, _MM_HINT_T0);
+        a0 = _mm512_fmadd_ps(_mm512_mul_ps(widen16(row + i), s), _mm512_loadu_ps(x + i), a0);
+        a1 = _mm512_fmadd_ps(_mm512_mul_ps(widen16(row + i + 16), s), _mm512_loadu_ps(x + i + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_mul_ps(widen16(row + i + 32), s), _mm512_loadu_ps(x + i + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_mul_ps(widen16(row + i + 48), s), _mm512_loadu_ps(x + i + 48), a3);
+      }
+      for (; i + 16 <= g1; i += 16) a0 = _mm512_fmadd_ps(_mm512_mul_ps(widen16(row + i), s), _mm512_loadu_ps(x + i), a0);
+    }
+    for (; i < g1; ++i) tail += fp8::e4m3_to_f32(row[i]) * scale * x[i];
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))) + tail;
+}
+
+MS_AVX512 void decode_row_avx512(const uint8_t* row, int64_t K, float* out) {
+  for (int64_t g0 = 0; g0 < K; g0 += fp8::kGroup) {
+    const int64_t g1 = std::min(K, g0 + fp8::kGroup);
+    const float scale = group_scale(row, K, g0 / fp8::kGroup);
+    int64_t i = g0;
+    if (fast_scale(scale)) {
+      const __m512 s = _mm512_set1_ps(scale * kTwo8);
+      for (; i + 16 <= g1; i += 16) _mm512_storeu_ps(out + i, _mm512_mul_ps(widen16(row + i), s));
+    }
+    for (; i < g1; ++i) out[i] = fp8::e4m3_to_f32(row[i]) * scale;
+  }
+}
+
+bool cpu_has_avx512() {
+  static const bool ok = (__builtin_cpu_init(), __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                                                    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") &&
+                                                    __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"));
+  return ok;
+}
+bool g_wide = cpu_has_avx512();  // tests turn it off to cover the AVX2 kernels on AVX-512 machines
 
 // Per-thread fp32 scratch for decoded rows and panels, grown once.
 float* scratch(size_t n) {
@@ -81,13 +140,28 @@ bool cpu_has_avx2() {
 
 }  // namespace
 
+bool fp8_avx512() { return g_wide; }
+bool set_fp8_avx512(bool on) {
+  g_wide = on && cpu_has_avx512();
+  return g_wide;
+}
+
+void decode_fp8_row_simd(const uint8_t* row, int64_t K, float* out) {
+  if (g_wide)
+    decode_row_avx512(row, K, out);
+  else
+    decode_fp8_row_avx2(row, K, out);
+}
+
 MS_AVX2 void decode_fp8_row_avx2(const uint8_t* row, int64_t K, float* out) {
   for (int64_t g0 = 0; g0 < K; g0 += fp8::kGroup) {
     const int64_t g1 = std::min(K, g0 + fp8::kGroup);
     const float scale = group_scale(row, K, g0 / fp8::kGroup);
-    const __m256 s = _mm256_set1_ps(scale * 256.0f);
     int64_t i = g0;
-    for (; i + 8 <= g1; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(widen8(row + i), s));
+    if (fast_scale(scale)) {
+      const __m256 s = _mm256_set1_ps(scale * kTwo8);
+      for (; i + 8 <= g1; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(widen8(row + i), s));
+    }
     for (; i < g1; ++i) out[i] = fp8::e4m3_to_f32(row[i]) * scale;
   }
 }
@@ -102,11 +176,11 @@ void fp8_rows_avx2(const float* x, int64_t ldx, int T, const void* w, int64_t K,
   const auto* row = static_cast<const uint8_t*>(w);
   if (T > 1) {  // several tokens: decode once, then the fp32 row dots
     float* dec = scratch(size_t(K));
-    decode_fp8_row_avx2(row, K, dec);
+    decode_fp8_row_simd(row, K, dec);
     avx2_table()->f32(x, ldx, T, dec, K, y, ldy);
     return;
   }
-  y[0] = dot_avx2(row, K, x);
+  y[0] = g_wide ? dot_avx512(row, K, x) : dot_avx2(row, K, x);
 }
 
 void fp8_tiles(TileRowsFn f32_tiles, const float* x, int64_t ldx, int T, const void* w, int64_t K, int R, float* y,
@@ -120,7 +194,7 @@ void fp8_tiles(TileRowsFn f32_tiles, const float* x, int64_t ldx, int T, const v
       const uint8_t* row = rows + size_t(r0 + i) * rb;
       float* out = panel + size_t(i) * size_t(K);
       if (cpu_has_avx2())
-        decode_fp8_row_avx2(row, K, out);
+        decode_fp8_row_simd(row, K, out);
       else
         fp8::dequantize_row(row, K, out);
     }

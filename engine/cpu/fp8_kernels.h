@@ -10,10 +10,15 @@
 
 namespace moescope::cpu::detail {
 
-// The K values of one FP8_B128 row as fp32 (AVX2 + F16C; the scalar reference is fp8::dequantize_row).
+// The K values of one FP8_B128 row as fp32 (AVX2 + F16C; the scalar reference is fp8::dequantize_row), and with
+// AVX-512 where the CPU has it (fp8_avx512()).
 void decode_fp8_row_avx2(const uint8_t* row, int64_t K, float* out);
+void decode_fp8_row_simd(const uint8_t* row, int64_t K, float* out);
+bool fp8_avx512();
+// Tests: use the AVX2 kernels even where AVX-512 is there (returns whether AVX-512 is now in use).
+bool set_fp8_avx512(bool on);
 
-// DotRowsFn over an FP8_B128 row: scalar decode + scalar fp32 dots, or fused AVX2 decode-dots.
+// DotRowsFn over an FP8_B128 row: scalar decode + scalar fp32 dots, or fused decode-dots (AVX-512 or AVX2).
 void fp8_rows_scalar(const float* x, int64_t ldx, int T, const void* w, int64_t K, float* y, int64_t ldy);
 void fp8_rows_avx2(const float* x, int64_t ldx, int T, const void* w, int64_t K, float* y, int64_t ldy);
 

@@ -122,7 +122,49 @@ const char* experts_key(const json& j) {
 // Expert matrices written as MXFP4 (GPT-OSS as released): the rest is bf16.
 bool mxfp4_experts(const ModelConfig& c, const SyntheticOptions& o) { return c.family == Family::GptOss && o.gpt_oss_mxfp4; }
 
-uint64_t weight_bytes(const ModelConfig& c, bool mxfp4) {
+// Bytes of one tensor as written.
+uint64_t tensor_bytes(const SyntheticTensor& t) {
+  uint64_t n = 1;
+  for (auto d : t.shape) n *= uint64_t(d);
+  switch (t.kind) {
+    case SyntheticTensor::Mxfp4Blocks: case SyntheticTensor::Mxfp4Scales: case SyntheticTensor::Fp8Codes: return n;
+    case SyntheticTensor::Fp8Scales: return 4 * n;
+    default: return 2 * n;
+  }
+}
+const char* tensor_dtype(const SyntheticTensor& t) {
+  switch (t.kind) {
+    case SyntheticTensor::Mxfp4Blocks: case SyntheticTensor::Mxfp4Scales: return "U8";
+    case SyntheticTensor::Fp8Codes: return "F8_E4M3";
+    case SyntheticTensor::Fp8Scales: return "F32";
+    default: return "BF16";
+  }
+}
+
+// float -> E4M3 ("fn"), round to nearest even, saturating at 448. The codes of one sign grow with the value and
+// are evenly spaced within a binade, so the code is the exponent field times 8 plus the rounded mantissa (a
+// mantissa that rounds up to 8 carries into the next binade, as it should).
+uint8_t to_e4m3(float x) {
+  const uint8_t sign = std::signbit(x) ? 0x80 : 0;
+  const float m = std::fabs(x);
+  if (!(m < 448.0f)) return uint8_t(sign | 0x7E);
+  int code;
+  if (m < 0.015625f) {  // below 2^-6: subnormals, steps of 2^-9
+    code = int(std::nearbyint(m * 512.0f));
+  } else {
+    int e;
+    const float f = std::frexp(m, &e);  // m = f * 2^e, f in [0.5, 1)
+    code = ((e - 1 + 7) << 3) + int(std::nearbyint((2.0f * f - 1.0f) * 8.0f));
+  }
+  return uint8_t(sign | std::min(code, 0x7E));
+}
+
+uint64_t weight_bytes(const ModelConfig& c, bool mxfp4, bool fp8 = false) {
+  if (fp8) {
+    uint64_t sum = 0;
+    for (const auto& t : synthetic_tensors(c, mxfp4, true)) sum += tensor_bytes(t);
+    return sum;
+  }
   const uint64_t total = uint64_t(std::llround(count_parameters(c).total));
   if (!mxfp4) return total * 2;
   const uint64_t expert = uint64_t(c.num_moe_layers()) * uint64_t(c.num_experts) * 3 * uint64_t(c.hidden_size) *
@@ -190,8 +232,15 @@ SyntheticPlan plan_synthetic(const std::string& name_or_config, const SyntheticO
   }
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw Error(where + ": not a JSON object");
-  const bool mxfp4 = mxfp4_experts(parse_model_config(j.dump(), where), opts);  // validates before any scaling
-  if (!mxfp4) j.erase("quantization_config");  // weights are written as bf16
+  const ModelConfig parsed = parse_model_config(j.dump(), where);  // validates before any scaling
+  const bool mxfp4 = mxfp4_experts(parsed, opts);
+  const bool fp8 = opts.fp8;
+  if (fp8 && parsed.family == Family::GptOss)
+    throw Error(where + ": GPT-OSS is released with MXFP4 experts, not FP8 (its expert format is chosen separately)");
+  if (!mxfp4) j.erase("quantization_config");  // weights are written as bf16 (or FP8, below)
+  if (fp8)
+    j["quantization_config"] = {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"activation_scheme", "dynamic"},
+                                {"weight_block_size", {128, 128}}};
   j["torch_dtype"] = "bfloat16";
 
   auto scale = [&](const std::string& key, int64_t to) {
@@ -206,7 +255,7 @@ SyntheticPlan plan_synthetic(const std::string& name_or_config, const SyntheticO
     plan.scaled.push_back({key, from, to});
     j[key] = to;
   };
-  auto bf16_bytes = [mxfp4](const ModelConfig& c) { return weight_bytes(c, mxfp4); };
+  auto bf16_bytes = [mxfp4, fp8](const ModelConfig& c) { return weight_bytes(c, mxfp4, fp8); };
   auto bytes_now = [&] { return bf16_bytes(parse_model_config(j.dump(), where)); };
   const double budget = opts.max_weight_bytes;
   const int orig_layers = j.value("num_hidden_layers", 0);
@@ -266,13 +315,14 @@ SyntheticPlan plan_synthetic(const std::string& name_or_config, const SyntheticO
   plan.config = parse_model_config(plan.config_json, where);
   plan.weight_bytes = bf16_bytes(plan.config);
   plan.mxfp4_experts = mxfp4;
+  plan.fp8 = fp8;
   if (double(plan.weight_bytes) > budget && opts.layers <= 0 && opts.experts <= 0 && opts.vocab <= 0)
     throw Error(where + ": even the scaled model needs " + std::to_string(plan.weight_bytes >> 20) +
                 " MiB of weights, over the budget; give --layers/--experts explicitly");
   return plan;
 }
 
-std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c, bool mxfp4) {
+std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c, bool mxfp4, bool fp8) {
   std::vector<SyntheticTensor> out;
   using K = SyntheticTensor::Kind;
   auto add = [&](std::string name, std::vector<int64_t> shape, K kind = K::Matrix) {
@@ -368,7 +418,28 @@ std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c, bool mxfp4)
       }
     }
   }
-  return out;
+  if (!fp8) return out;
+  // As the FP8 releases are written: every attention and MLP matrix in FP8 with its scale grid; the router
+  // (mlp.gate, Mixtral's block_sparse_moe.gate, Qwen2's shared_expert_gate), embeddings and lm_head stay bf16.
+  auto ends_with = [](const std::string& s, const std::string& x) {
+    return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+  };
+  std::vector<SyntheticTensor> fp8_out;
+  for (auto& t : out) {
+    const bool quantize = t.kind == K::Matrix && t.shape.size() == 2 && t.name != "lm_head.weight" &&
+                          !ends_with(t.name, "mlp.gate.weight") && !ends_with(t.name, "block_sparse_moe.gate.weight") &&
+                          !ends_with(t.name, "shared_expert_gate.weight");
+    if (!quantize) {
+      fp8_out.push_back(std::move(t));
+      continue;
+    }
+    const std::vector<int64_t> grid{(t.shape[0] + 127) / 128, (t.shape[1] + 127) / 128};
+    const std::string scale_name = t.name + "_scale_inv";
+    t.kind = K::Fp8Codes;
+    fp8_out.push_back(std::move(t));
+    fp8_out.push_back({scale_name, grid, K::Fp8Scales});
+  }
+  return fp8_out;
 }
 
 void write_synthetic_checkpoint(const SyntheticPlan& plan, const std::string& dir, uint64_t seed) {
@@ -381,17 +452,15 @@ void write_synthetic_checkpoint(const SyntheticPlan& plan, const std::string& di
     cfg << plan.config_json << "\n";
     if (!cfg) throw Error(dir + "/config.json: cannot write");
   }
-  const auto tensors = synthetic_tensors(plan.config, plan.mxfp4_experts);
+  const auto tensors = synthetic_tensors(plan.config, plan.mxfp4_experts, plan.fp8);
   auto is_u8 = [](const SyntheticTensor& t) {
     return t.kind == SyntheticTensor::Mxfp4Blocks || t.kind == SyntheticTensor::Mxfp4Scales;
   };
   json header = json::object();
   uint64_t offset = 0;
   for (const auto& t : tensors) {
-    uint64_t n = 1;
-    for (auto d : t.shape) n *= uint64_t(d);
-    const uint64_t bytes = is_u8(t) ? n : 2 * n;
-    header[t.name] = {{"dtype", is_u8(t) ? "U8" : "BF16"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    const uint64_t bytes = tensor_bytes(t);
+    header[t.name] = {{"dtype", tensor_dtype(t)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   header["__metadata__"] = {{"format", "pt"}, {"moescope_synthetic", plan.source}};
@@ -444,6 +513,27 @@ void write_synthetic_checkpoint(const SyntheticPlan& plan, const std::string& di
           s ^= s >> 7;
           s ^= s << 17;
           bytes[i] = uint8_t(s >> 40);
+        }
+        put(bytes, m);
+        n -= m;
+      }
+      continue;
+    }
+    if (t.kind == SyntheticTensor::Fp8Scales) {  // every block: a / 448, so the codes span the E4M3 range
+      const float sc = a / 448.0f;
+      for (uint64_t i = 0; i < n; ++i) put(&sc, 4);
+      continue;
+    }
+    if (t.kind == SyntheticTensor::Fp8Codes) {  // the same uniform weights as bf16, as E4M3 codes of v / (a / 448)
+      auto* bytes = reinterpret_cast<uint8_t*>(buf.data());
+      while (n > 0) {
+        const size_t m = size_t(std::min<uint64_t>(n, buf.size() * 2));
+        for (size_t i = 0; i < m; ++i) {
+          s ^= s << 13;
+          s ^= s >> 7;
+          s ^= s << 17;
+          const float u = float(uint32_t(s >> 40)) * (1.0f / 16777216.0f);  // [0, 1)
+          bytes[i] = to_e4m3((2.0f * u - 1.0f) * 448.0f);
         }
         put(bytes, m);
         n -= m;

@@ -16,6 +16,9 @@ struct SyntheticOptions {
   int vocab = 0;    // vocab_size; 0 = the config's, 32768 when the embeddings alone take half the budget
   double max_weight_bytes = 4.0 * 1024 * 1024 * 1024;  // budget for the weights as written
   bool gpt_oss_mxfp4 = true;  // GPT-OSS experts as released (MXFP4); false: bf16 as save_pretrained writes them
+  // Attention and MLP/expert matrices as a fine-grained FP8 release writes them (F8_E4M3 + weight_scale_inv per
+  // 128x128 block, quantization_config quant_method "fp8"); router, embeddings, lm_head and norms stay bf16.
+  bool fp8 = false;
 };
 
 struct SyntheticScaling {
@@ -30,6 +33,7 @@ struct SyntheticPlan {
   std::vector<SyntheticScaling> scaled;  // what was changed to fit
   uint64_t weight_bytes = 0;          // bytes of every weight as written (bf16; GPT-OSS experts MXFP4 by default)
   bool mxfp4_experts = false;         // GPT-OSS expert matrices written as MXFP4 blocks + scales
+  bool fp8 = false;                   // attention and MLP matrices written as block-scaled FP8 (SyntheticOptions::fp8)
 };
 
 // Built-in released configs: olmoe-1b-7b, qwen1.5-moe-a2.7b, qwen3-30b-a3b, mixtral-8x7b, deepseek-v3,
@@ -46,10 +50,11 @@ SyntheticPlan plan_synthetic(const std::string& name_or_config, const SyntheticO
 struct SyntheticTensor {
   std::string name;
   std::vector<int64_t> shape;
-  // random / ones / small random / random, std 1 / MXFP4 codes (U8) / MXFP4 scales (U8)
-  enum Kind { Matrix, Norm, Bias, Embedding, Mxfp4Blocks, Mxfp4Scales } kind = Matrix;
+  // random / ones / small random / random, std 1 / MXFP4 codes (U8) / MXFP4 scales (U8) / FP8 E4M3 codes /
+  // their F32 weight_scale_inv [ceil(rows/128), ceil(cols/128)]
+  enum Kind { Matrix, Norm, Bias, Embedding, Mxfp4Blocks, Mxfp4Scales, Fp8Codes, Fp8Scales } kind = Matrix;
 };
-std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& cfg, bool mxfp4_experts = false);
+std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& cfg, bool mxfp4_experts = false, bool fp8 = false);
 
 // Writes dir/config.json and dir/model.safetensors (bf16, uniform random weights with the std of
 // initializer_range, norms 1, token embeddings with std 1: see synthetic.cpp), streamed in small chunks so

@@ -330,6 +330,48 @@ TEST(Synthetic, GptOssCheckpointsInBothExpertFormats) {
             std::string::npos);
 }
 
+// --weight-format fp8: attention and expert matrices as a fine-grained FP8 release writes them (F8_E4M3 +
+// weight_scale_inv per 128x128 block), router / embeddings / lm_head / norms bf16; every fixture family loads
+// through the ordinary loader with the same parameters as its bf16 synthetic twin, and the weights keep about
+// initializer_range's spread (the codes are the bf16 generator's values rounded to E4M3).
+TEST(Synthetic, Fp8CheckpointsForEveryFixtureFamily) {
+  for (const char* family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe",
+                             "ernie4_5_moe"}) {
+    SCOPED_TRACE(family);
+    const std::string cfg = moescope::test::model_fixture(family) + "/config.json";
+    moescope::SyntheticOptions o;
+    o.fp8 = true;
+    const auto plan = moescope::plan_synthetic(cfg, o);
+    EXPECT_TRUE(plan.fp8);
+    const std::string dir = moescope::test::temp_dir(std::string("synth-fp8-") + family);
+    moescope::write_synthetic_checkpoint(plan, dir, 3);
+    EXPECT_EQ(tensor_bytes(dir + "/model.safetensors"), plan.weight_bytes);
+    EXPECT_EQ(read_json(dir + "/config.json")["quantization_config"]["quant_method"], "fp8");
+    std::shared_ptr<const moescope::Model> m;
+    ASSERT_NO_THROW(m = moescope::Model::load(dir));
+    for (const auto& w : m->config().warnings) EXPECT_EQ(w.find("quantization"), std::string::npos) << w;
+    EXPECT_EQ(m->dtypes(), (std::vector<std::string>{"BF16", "FP8_B128"}));
+    const auto real = moescope::Model::load(moescope::test::model_fixture(family));
+    EXPECT_EQ(moescope::count_weight_parameters(m->weights()), moescope::count_weight_parameters(real->weights()));
+    const auto& layers = m->weights().layers;
+    const auto& L = *std::find_if(layers.begin(), layers.end(), [](const auto& l) { return l.is_moe; });
+    EXPECT_EQ(L.moe.router.dtype, moescope::DType::BF16);  // routers stay bf16, as in the releases
+    const moescope::TensorRef& g = L.moe.experts[1].gate;
+    ASSERT_EQ(g.dtype, moescope::DType::FP8_B128);
+    const double stdev = read_json(cfg).value("initializer_range", 0.02);
+    double ss = 0;
+    for (int64_t i = 0; i < g.numel(); ++i) ss += double(g.at(i)) * g.at(i);
+    const double rms = std::sqrt(ss / double(g.numel()));
+    EXPECT_GT(rms, 0.8 * stdev);
+    EXPECT_LT(rms, 1.2 * stdev);
+  }
+  EXPECT_NE(run_bench("--synthetic olmoe-1b-7b --weight-format int4").err.find("--weight-format must be bf16 or fp8"),
+            std::string::npos);
+  EXPECT_NE(run_bench("--synthetic gpt-oss-20b --weight-format fp8 --write-only --synthetic-dir /tmp/x").err.find(
+                "GPT-OSS is released with MXFP4 experts, not FP8"),
+            std::string::npos);
+}
+
 // Random weights must not route every token to the same experts (with embeddings at initializer_range they
 // did: the first attention adds nearly the same vector to every token, and 20 of 32 experts got no token while
 // one got 108 of 128, max/mean 6.8), or a benchmark on synthetic shapes measures a workload no trained,

@@ -222,8 +222,11 @@ TEST(Kernels, Fp8LinearMatchesDoubleReference) {
   std::uniform_int_distribution<int> byte(0, 253);  // 0x7F skipped below
   std::uniform_real_distribution<float> scale(1e-4f, 3e-2f);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  for (bool simd : {false, true}) {
+  // scalar; AVX2 (also on AVX-512 machines); AVX-512 where the CPU has it
+  for (int path : {0, 1, 2}) {
+    const bool simd = path > 0;
     cpu::set_simd_enabled(simd);
+    if (simd && cpu::detail::set_fp8_avx512(path == 2) != (path == 2)) continue;  // no AVX-512 here
     for (int K : {8, 13, 128, 200, 300}) {
       const int N = 37;
       const size_t rb = fp8::row_bytes(K);
@@ -251,9 +254,9 @@ TEST(Kernels, Fp8LinearMatchesDoubleReference) {
       W.nbytes = bytes.size();
       for (int n : {0, 5, 36})
         for (int k = 0; k < K; ++k) ASSERT_EQ(double(W.at(n * int64_t(K) + k)), exact[size_t(n) * K + k]) << k;
-      if (simd) {  // the AVX2 decode gives the same fp32 weights to the bit
+      if (simd) {  // the SIMD decode gives the same fp32 weights to the bit
         std::vector<float> row(K);
-        cpu::detail::decode_fp8_row_avx2(bytes.data() + 5 * rb, K, row.data());
+        cpu::detail::decode_fp8_row_simd(bytes.data() + 5 * rb, K, row.data());
         for (int k = 0; k < K; ++k) ASSERT_EQ(double(row[size_t(k)]), exact[size_t(5) * K + k]) << k;
       }
       for (int T : {1, 3, 4, 9, 17, 40}) {
@@ -270,7 +273,7 @@ TEST(Kernels, Fp8LinearMatchesDoubleReference) {
               mag += std::fabs(double(x[size_t(t) * ldx + k]) * exact[size_t(n) * K + k]);
             }
             ASSERT_NEAR(y[size_t(t) * ldy + n], ref, 1e-6 * mag + 1e-7)
-                << "simd " << simd << " K=" << K << " T=" << T << " t=" << t << " n=" << n;
+                << "path " << path << " K=" << K << " T=" << T << " t=" << t << " n=" << n;
           }
           ASSERT_EQ(y[size_t(t) * ldy + N], -999.0f);
         }
@@ -278,6 +281,7 @@ TEST(Kernels, Fp8LinearMatchesDoubleReference) {
     }
   }
   cpu::set_simd_enabled(true);
+  cpu::detail::set_fp8_avx512(true);
 }
 
 TEST(Kernels, LinearMultiEqualsSeparateLinears) {
