@@ -62,7 +62,12 @@ void parse_fp8_quantization(const nlohmann::json& q, const std::string& path, Mo
   if (c.fp8_block_cols % 128 != 0)
     throw Error(where + ": \"weight_block_size\" " + b.dump() +
                 ": the engine needs blocks of a multiple of 128 columns (released FP8 checkpoints use [128, 128])");
-  c.fp8_activation_scheme = q.value("activation_scheme", std::string("dynamic"));
+  c.fp8_activation_scheme = "dynamic";
+  if (q.contains("activation_scheme") && !q["activation_scheme"].is_null()) {
+    if (!q["activation_scheme"].is_string())
+      throw Error(where + ": \"activation_scheme\" must be a string, got " + q["activation_scheme"].dump());
+    c.fp8_activation_scheme = q["activation_scheme"].get<std::string>();
+  }
 }
 
 }  // namespace

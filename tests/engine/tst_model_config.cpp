@@ -515,3 +515,37 @@ TEST(ModelConfigErrors, MissingKeysAndBadJson) {
   }
   EXPECT_THROW(load_model_config("/nonexistent/config.json"), Error);
 }
+
+// Fine-grained FP8 (quant_method "fp8"): the block size is read for the loader, every other FP8 flavour is an
+// error naming the key; other quantisation methods stay a warning (the tensors then fail by dtype).
+TEST(ModelConfig, Fp8QuantizationConfig) {
+  json j = fixture_config("qwen3_moe_fp8");
+  ModelConfig c = parse(j);
+  EXPECT_EQ(c.fp8_block_rows, 128);
+  EXPECT_EQ(c.fp8_block_cols, 128);
+  EXPECT_EQ(c.fp8_activation_scheme, "dynamic");
+  EXPECT_TRUE(c.warnings.empty());
+  j["quantization_config"]["weight_block_size"] = {64, 256};
+  c = parse(j);
+  EXPECT_EQ(c.fp8_block_rows, 64);
+  EXPECT_EQ(c.fp8_block_cols, 256);
+  j["quantization_config"]["weight_block_size"] = {0, 128};
+  EXPECT_EQ(error_of(j), "dir/config.json: quantization_config: \"weight_block_size\" must be two positive integers, got [0,128]");
+  j["quantization_config"]["weight_block_size"] = {128, 96};
+  EXPECT_EQ(error_of(j), "dir/config.json: quantization_config: \"weight_block_size\" [128,96]: the engine needs blocks of "
+                         "a multiple of 128 columns (released FP8 checkpoints use [128, 128])");
+  j["quantization_config"]["weight_block_size"] = "128x128";
+  EXPECT_NE(error_of(j).find("must be two positive integers, got \"128x128\""), std::string::npos);
+  j = fixture_config("qwen3_moe_fp8");
+  j["quantization_config"]["activation_scheme"] = 3;
+  EXPECT_EQ(error_of(j), "dir/config.json: quantization_config: \"activation_scheme\" must be a string, got 3");
+  j = fixture_config("qwen3_moe_fp8");
+  j["quantization_config"]["fmt"] = "e5m2";
+  EXPECT_EQ(error_of(j), "dir/config.json: quantization_config: \"fmt\" \"e5m2\" is not supported (FP8 weights must be e4m3)");
+  j = fixture_config("qwen3_moe_fp8");
+  j["quantization_config"] = {{"quant_method", "awq"}, {"bits", 4}};
+  c = parse(j);
+  EXPECT_EQ(c.fp8_block_rows, 0);
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_NE(c.warnings[0].find("quantization_config (\"awq\") present"), std::string::npos);
+}
