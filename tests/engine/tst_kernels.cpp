@@ -227,8 +227,9 @@ TEST(Kernels, Fp8LinearMatchesDoubleReference) {
     const bool simd = path > 0;
     cpu::set_simd_enabled(simd);
     if (simd && cpu::detail::set_fp8_avx512(path == 2) != (path == 2)) continue;  // no AVX-512 here
-    for (int K : {8, 13, 128, 200, 300}) {
-      const int N = 37;
+    for (int K : {8, 13, 128, 200, 300, 4096}) {
+      const int N = K == 4096 ? 70 : 37;  // 4096 columns: 64-row panels, so two of them (cpu::detail::panel_rows)
+      if (K == 4096) ASSERT_EQ(cpu::detail::panel_rows(K), 64);
       const size_t rb = fp8::row_bytes(K);
       ASSERT_EQ(rb, size_t(K) + 4 * size_t((K + 127) / 128));
       ASSERT_EQ(row_bytes(DType::FP8_B128, K), rb);
