@@ -25,12 +25,6 @@ namespace moescope::cpu::detail {
 
 namespace {
 
-float group_scale(const uint8_t* row, int64_t K, int64_t g) {
-  float s;
-  std::memcpy(&s, row + K + 4 * g, 4);
-  return s;
-}
-
 constexpr float kTwo8 = 256.0f;
 // Groups whose scale is too big to take times 2^8 (never in real checkpoints) are computed by the scalar code.
 inline bool fast_scale(float scale) { return std::fabs(scale) < 1e36f; }
@@ -56,7 +50,7 @@ MS_AVX2 float dot_avx2(const uint8_t* row, int64_t K, const float* x) {
   float tail = 0.0f;
   for (int64_t g0 = 0; g0 < K; g0 += fp8::kGroup) {
     const int64_t g1 = std::min(K, g0 + fp8::kGroup);
-    const float scale = group_scale(row, K, g0 / fp8::kGroup);
+    const float scale = fp8::row_scale(row, K, g0 / fp8::kGroup);
     int64_t i = g0;
     if (fast_scale(scale)) {
       const __m256 s = _mm256_set1_ps(scale * kTwo8);
@@ -86,7 +80,7 @@ MS_AVX512 float dot_avx512(const uint8_t* row, int64_t K, const float* x) {
   float tail = 0.0f;
   for (int64_t g0 = 0; g0 < K; g0 += fp8::kGroup) {
     const int64_t g1 = std::min(K, g0 + fp8::kGroup);
-    const float scale = group_scale(row, K, g0 / fp8::kGroup);
+    const float scale = fp8::row_scale(row, K, g0 / fp8::kGroup);
     int64_t i = g0;
     if (fast_scale(scale)) {
       const __m512 s = _mm512_set1_ps(scale * kTwo8);
@@ -107,7 +101,7 @@ MS_AVX512 float dot_avx512(const uint8_t* row, int64_t K, const float* x) {
 MS_AVX512 void decode_row_avx512(const uint8_t* row, int64_t K, float* out) {
   for (int64_t g0 = 0; g0 < K; g0 += fp8::kGroup) {
     const int64_t g1 = std::min(K, g0 + fp8::kGroup);
-    const float scale = group_scale(row, K, g0 / fp8::kGroup);
+    const float scale = fp8::row_scale(row, K, g0 / fp8::kGroup);
     int64_t i = g0;
     if (fast_scale(scale)) {
       const __m512 s = _mm512_set1_ps(scale * kTwo8);
@@ -117,13 +111,8 @@ MS_AVX512 void decode_row_avx512(const uint8_t* row, int64_t K, float* out) {
   }
 }
 
-bool cpu_has_avx512() {
-  static const bool ok = (__builtin_cpu_init(), __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                                                    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") &&
-                                                    __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"));
-  return ok;
-}
-bool g_wide = cpu_has_avx512();  // tests turn it off to cover the AVX2 kernels on AVX-512 machines
+// The AVX-512 tiles' CPU check (avx512f/bw/vl + f16c); tests turn it off to cover the AVX2 kernels on AVX-512 machines.
+bool g_wide = avx512_tile_table() != nullptr;
 
 // Per-thread fp32 scratch for decoded rows and panels, grown once.
 float* scratch(size_t n) {
@@ -132,17 +121,11 @@ float* scratch(size_t n) {
   return buf.data();
 }
 
-bool cpu_has_avx2() {
-  static const bool ok = (__builtin_cpu_init(), __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                                                    __builtin_cpu_supports("f16c"));
-  return ok;
-}
-
 }  // namespace
 
 bool fp8_avx512() { return g_wide; }
 bool set_fp8_avx512(bool on) {
-  g_wide = on && cpu_has_avx512();
+  g_wide = on && avx512_tile_table() != nullptr;
   return g_wide;
 }
 
@@ -156,7 +139,7 @@ void decode_fp8_row_simd(const uint8_t* row, int64_t K, float* out) {
 MS_AVX2 void decode_fp8_row_avx2(const uint8_t* row, int64_t K, float* out) {
   for (int64_t g0 = 0; g0 < K; g0 += fp8::kGroup) {
     const int64_t g1 = std::min(K, g0 + fp8::kGroup);
-    const float scale = group_scale(row, K, g0 / fp8::kGroup);
+    const float scale = fp8::row_scale(row, K, g0 / fp8::kGroup);
     int64_t i = g0;
     if (fast_scale(scale)) {
       const __m256 s = _mm256_set1_ps(scale * kTwo8);
@@ -198,7 +181,7 @@ void fp8_tiles(TileRowsFn f32_tiles, const float* x, int64_t ldx, int T, const v
     for (int i = 0; i < n; ++i) {
       const uint8_t* row = rows + size_t(r0 + i) * rb;
       float* out = panel + size_t(i) * size_t(K);
-      if (cpu_has_avx2())
+      if (avx2_table())
         decode_fp8_row_simd(row, K, out);
       else
         fp8::dequantize_row(row, K, out);

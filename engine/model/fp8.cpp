@@ -2,7 +2,6 @@
 #include "engine/model/fp8.h"
 
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 namespace moescope::fp8 {
@@ -15,16 +14,10 @@ float e4m3_to_f32(uint8_t code) {
   return (code & 0x80) ? -mag : mag;
 }
 
-static float scale_of(const uint8_t* row, int64_t K, int64_t g) {
-  float s;
-  std::memcpy(&s, row + K + 4 * g, 4);
-  return s;
-}
-
 void dequantize_row(const uint8_t* row, int64_t K, float* out) {
-  for (int64_t k = 0; k < K; ++k) out[k] = e4m3_to_f32(row[k]) * scale_of(row, K, k / kGroup);
+  for (int64_t k = 0; k < K; ++k) out[k] = e4m3_to_f32(row[k]) * row_scale(row, K, k / kGroup);
 }
 
-float value_at(const uint8_t* row, int64_t K, int64_t k) { return e4m3_to_f32(row[k]) * scale_of(row, K, k / kGroup); }
+float value_at(const uint8_t* row, int64_t K, int64_t k) { return e4m3_to_f32(row[k]) * row_scale(row, K, k / kGroup); }
 
 }  // namespace moescope::fp8

@@ -10,6 +10,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace moescope::fp8 {
 
@@ -22,6 +23,13 @@ inline size_t row_bytes(int64_t K) { return size_t(K) + 4 * size_t(groups(K)); }
 // bias 7, 3 mantissa bits, subnormals at exponent 0.
 float e4m3_to_f32(uint8_t code);
 inline bool e4m3_is_nan(uint8_t code) { return (code & 0x7F) == 0x7F; }
+
+// The scale of column group g (columns g*128 .. g*128+127) of an FP8_B128 row of K values.
+inline float row_scale(const uint8_t* row, int64_t K, int64_t g) {
+  float s;
+  std::memcpy(&s, row + K + 4 * g, 4);
+  return s;
+}
 
 // The K values of one FP8_B128 row, and value k alone.
 void dequantize_row(const uint8_t* row, int64_t K, float* out);

@@ -22,6 +22,7 @@
 #include "engine/model/fp8.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
+#include "tests/support/reference.h"
 
 using namespace moescope;
 
@@ -187,13 +188,7 @@ TEST(Kernels, Mxfp4LinearMatchesDoubleReference) {
   EXPECT_THROW(cpu::check_matrix(bad, 2, 48), Error);
 }
 
-// E4M3 from the OCP FP8 spec, written here in double precision: sign, 4-bit exponent with bias 7, 3 mantissa bits,
-// exponent 0 subnormal; 0x7F / 0xFF are NaN (no infinities).
-double e4m3(int code) {
-  const int exp = (code >> 3) & 15, man = code & 7;
-  const double mag = exp == 0 ? std::ldexp(man / 8.0, -6) : std::ldexp(1.0 + man / 8.0, exp - 7);
-  return code & 0x80 ? -mag : mag;
-}
+double e4m3(int code) { return test::e4m3_value(uint8_t(code)); }  // tests/support/reference.h
 
 TEST(Kernels, Fp8E4m3CodesDecodeAsTheSpecSays) {
   for (int c = 0; c < 256; ++c) {

@@ -19,6 +19,7 @@
 #include "engine/model/model.h"
 #include "engine/util/error.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/reference.h"
 
 using namespace moescope;
 using nlohmann::json;
@@ -619,12 +620,7 @@ TEST(GptOssLoadErrors, Mxfp4TensorsWithTheWrongDtypeShapeOrMissing) {
 
 namespace {
 
-// E4M3 from the OCP FP8 spec (sign, 4-bit exponent with bias 7, 3 mantissa bits, exponent 0 subnormal).
-double e4m3(uint8_t code) {
-  const int exp = (code >> 3) & 15, man = code & 7;
-  const double mag = exp == 0 ? std::ldexp(man / 8.0, -6) : std::ldexp(1.0 + man / 8.0, exp - 7);
-  return code & 0x80 ? -mag : mag;
-}
+double e4m3(int code) { return test::e4m3_value(uint8_t(code)); }  // tests/support/reference.h
 
 float f32_at(const RawTensor& t, int64_t i) {
   float v;

@@ -1,12 +1,20 @@
 // Reference: safetensors = u64 little-endian header size, JSON header, raw little-endian data.
 #include "tests/support/reference.h"
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
 namespace moescope::test {
+
+double e4m3_value(uint8_t code) {
+  const int exp = (code >> 3) & 15, man = code & 7;
+  const double mag = exp == 0 ? std::ldexp(man / 8.0, -6) : std::ldexp(1.0 + man / 8.0, exp - 7);
+  return code & 0x80 ? -mag : mag;
+}
+
 
 namespace {
 float half_to_float(uint16_t h, bool bf16) {

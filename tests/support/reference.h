@@ -8,6 +8,10 @@
 
 namespace moescope::test {
 
+// E4M3 ("fn") from the OCP FP8 spec, written here for the tests in double precision: sign, 4-bit exponent with
+// bias 7, 3 mantissa bits, exponent 0 subnormal (the engine's decoders are checked against it).
+double e4m3_value(uint8_t code);
+
 class Reference {
  public:
   explicit Reference(const std::string& path);  // throws std::runtime_error naming the file
