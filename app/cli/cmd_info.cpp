@@ -98,11 +98,12 @@ ojson describe(const ModelConfig& c) {
     r["routed_scaling_factor"] = c.routed_scaling_factor;
   j["router"] = r;
   j["tie_word_embeddings"] = c.tie_word_embeddings;
-  if (c.fp8_block_rows > 0)  // fine-grained FP8 release: how its weights are stored (engine/model/fp8.h)
-    j["quantization"] = {{"method", "fp8"},
-                         {"format", "e4m3"},
-                         {"weight_block_size", {c.fp8_block_rows, c.fp8_block_cols}},
-                         {"activation_scheme", c.fp8_activation_scheme}};
+  if (!c.fp8_method.empty()) {  // FP8 checkpoint: how its weights are stored (engine/model/fp8.h)
+    ojson q = {{"method", c.fp8_method}, {"format", "e4m3"}, {"scales", c.fp8_strategy}};
+    if (c.fp8_strategy == "block") q["weight_block_size"] = {c.fp8_block_rows, c.fp8_block_cols};
+    q["activation_scheme"] = c.fp8_activation_scheme;
+    j["quantization"] = q;
+  }
   const ParamCounts p = count_parameters(c);
   j["params"] = {{"total", int64_t(p.total)},
                  {"active", int64_t(p.active)},

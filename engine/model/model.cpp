@@ -145,15 +145,24 @@ std::shared_ptr<const Model> Model::load(const std::string& path, LoadProgress* 
   binder_for(cfg.family)(cfg, binder, weights);
   binder.finish(cfg.warnings);
   for (auto& buf : binder.take_owned()) weights.owned.push_back(std::move(buf));
-  if (binder.fp8_matrices() > 0)
-    weights.conversions.push_back(
-        std::to_string(binder.fp8_matrices()) + " FP8 (E4M3) matrices with [" + std::to_string(cfg.fp8_block_rows) + ", " +
-        std::to_string(cfg.fp8_block_cols) + "] block scales " +
-        (mode == LoadMode::Run ? "kept in FP8 (1 byte per weight + one fp32 scale per 128 columns), each weight "
-                                 "widened to code x scale in fp32 inside the kernels (transformers' Fp8Dequantize "
-                                 "values); activations stay fp32 (transformers' GPU kernels round them to FP8)"
-                               : "(kept in FP8 when the model runs: 1 byte per weight, widened to code x scale in "
-                                 "fp32 inside the kernels)"));
+  if (binder.fp8_matrices() > 0) {
+    const std::string scales =
+        cfg.fp8_strategy == "block" ? "[" + std::to_string(cfg.fp8_block_rows) + ", " + std::to_string(cfg.fp8_block_cols) +
+                                          "] block scales"
+        : cfg.fp8_strategy == "channel" ? std::string("per-channel scales")
+                                        : std::string("one scale per matrix");
+    std::string text = std::to_string(binder.fp8_matrices()) + " FP8 (E4M3) matrices with " + scales +
+                       (cfg.fp8_method == "compressed-tensors" ? " (compressed-tensors) " : " ") +
+                       (mode == LoadMode::Run ? "kept in FP8 (1 byte per weight + one fp32 scale per 128 columns), each "
+                                                "weight widened to code x scale in fp32 inside the kernels (transformers' "
+                                                "dequantised values); activations stay fp32"
+                                              : "(kept in FP8 when the model runs: 1 byte per weight, widened to code x "
+                                                "scale in fp32 inside the kernels)");
+    if (binder.fp8_input_scales() > 0)
+      text += "; " + std::to_string(binder.fp8_input_scales()) +
+              " static activation scales (input_scale) are not used: activations are not quantised";
+    weights.conversions.push_back(text);
+  }
   report(progress, 1.0, "loaded");
   auto model = std::make_shared<const Model>(std::move(cfg), std::move(store), std::move(weights), dir);
   std::lock_guard<std::mutex> lock(g_cache_mutex);

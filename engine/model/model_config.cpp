@@ -62,11 +62,59 @@ void parse_fp8_quantization(const nlohmann::json& q, const std::string& path, Mo
   if (c.fp8_block_cols % 128 != 0)
     throw Error(where + ": \"weight_block_size\" " + b.dump() +
                 ": the engine needs blocks of a multiple of 128 columns (released FP8 checkpoints use [128, 128])");
+  c.fp8_method = "fp8";
+  c.fp8_strategy = "block";
   c.fp8_activation_scheme = "dynamic";
   if (q.contains("activation_scheme") && !q["activation_scheme"].is_null()) {
     if (!q["activation_scheme"].is_string())
       throw Error(where + ": \"activation_scheme\" must be a string, got " + q["activation_scheme"].dump());
     c.fp8_activation_scheme = q["activation_scheme"].get<std::string>();
+  }
+}
+
+// quantization_config of llm-compressor's FP8 checkpoints: {"quant_method": "compressed-tensors", "format":
+// "float-quantized", "config_groups": {"group_0": {"targets": [...], "weights": {"num_bits": 8, "type": "float",
+// "strategy": "channel" | "tensor" | "block", "block_structure": [128, 128]}, "input_activations": {...}}},
+// "ignore": [...]}. Which modules a group targets does not matter here: every F8_E4M3 tensor comes with its
+// `weight_scale`, and the rest is stored unquantised. Groups of other kinds (4-bit, int) are refused.
+void parse_compressed_tensors(const nlohmann::json& q, const std::string& path, ModelConfig& c) {
+  const std::string where = path + ": quantization_config (compressed-tensors)";
+  if (!q.contains("config_groups") || !q["config_groups"].is_object() || q["config_groups"].empty())
+    throw Error(where + ": \"config_groups\" must be a non-empty object");
+  std::string strategy, activations = "none";
+  nlohmann::json block;
+  for (auto g = q["config_groups"].begin(); g != q["config_groups"].end(); ++g) {
+    const std::string gw = where + ": group '" + g.key() + "'";
+    const auto& w = g.value().is_object() && g.value().contains("weights") ? g.value()["weights"] : nlohmann::json();
+    if (!w.is_object()) throw Error(gw + " has no \"weights\" object");
+    const auto bits = w.contains("num_bits") && w["num_bits"].is_number_integer() ? w["num_bits"].get<int64_t>() : -1;
+    const std::string type = w.contains("type") && w["type"].is_string() ? w["type"].get<std::string>() : "?";
+    if (bits != 8 || type != "float")
+      throw Error(gw + " quantises weights to " + (bits > 0 ? std::to_string(bits) : std::string("?")) + "-bit " + type +
+                  "; the engine reads 8-bit float (FP8) weights only");
+    const std::string s = w.contains("strategy") && w["strategy"].is_string() ? w["strategy"].get<std::string>() : "?";
+    if (s != "channel" && s != "tensor" && s != "block")
+      throw Error(gw + ": weight strategy \"" + s + "\" is not supported (channel, tensor or block)");
+    const nlohmann::json bs = w.contains("block_structure") ? w["block_structure"] : nlohmann::json();
+    if (!strategy.empty() && (s != strategy || bs != block))
+      throw Error(where + ": groups with different weight strategies (" + strategy + ", " + s + ") are not supported");
+    strategy = s;
+    block = bs;
+    const auto& a = g.value().contains("input_activations") ? g.value()["input_activations"] : nlohmann::json();
+    if (a.is_object()) activations = a.contains("dynamic") && a["dynamic"] == false ? "static" : "dynamic";
+  }
+  c.fp8_method = "compressed-tensors";
+  c.fp8_strategy = strategy;
+  c.fp8_activation_scheme = activations;
+  if (strategy == "block") {
+    if (!block.is_array() || block.size() != 2 || !block[0].is_number_integer() || !block[1].is_number_integer() ||
+        block[0].get<int64_t>() <= 0 || block[1].get<int64_t>() <= 0 || block[0].get<int64_t>() > (1 << 20) ||
+        block[1].get<int64_t>() > (1 << 20))
+      throw Error(where + ": \"block_structure\" must be two positive integers, got " + block.dump());
+    c.fp8_block_rows = int(block[0].get<int64_t>());
+    c.fp8_block_cols = int(block[1].get<int64_t>());
+    if (c.fp8_block_cols % 128 != 0)
+      throw Error(where + ": \"block_structure\" " + block.dump() + ": the engine needs blocks of a multiple of 128 columns");
   }
 }
 
@@ -138,6 +186,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     // Qwen3-*-FP8, ...) is read by the weight binder (families/common.cpp); anything else is not read.
     if (method == "fp8")
       parse_fp8_quantization(q, path, c);
+    else if (method == "compressed-tensors")
+      parse_compressed_tensors(q, path, c);
     else if (!(method == "mxfp4" && c.family == Family::GptOss))
       c.warnings.push_back(path + ": quantization_config (\"" + method +
                            "\") present: the engine reads F32/BF16/F16 weights, fine-grained FP8 and GPT-OSS MXFP4 experts "

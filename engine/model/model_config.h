@@ -92,10 +92,15 @@ struct ModelConfig {
   bool shared_expert_gate = false;   // Qwen2-MoE sigmoid gate on the shared expert
   float swiglu_limit = 0.0f;      // GPT-OSS clamped SwiGLU (0 = plain SwiGLU)
 
-  // Fine-grained FP8 checkpoints (quantization_config.quant_method "fp8"): F8_E4M3 weights with a
-  // `weight_scale_inv` per block of fp8_block_rows x fp8_block_cols (engine/model/fp8.h). 0 = not FP8.
-  int fp8_block_rows = 0, fp8_block_cols = 0;
-  std::string fp8_activation_scheme;  // "dynamic" as released; the CPU engine keeps activations in fp32
+  // FP8 checkpoints (engine/model/fp8.h): F8_E4M3 weights and a scale tensor next to each, W = code * scale.
+  //  - quant_method "fp8" (DeepSeek-V3, Qwen3-*-FP8): `<name>_scale_inv` per block of fp8_block_rows x
+  //    fp8_block_cols ("block");
+  //  - quant_method "compressed-tensors" with 8-bit float weights (llm-compressor's FP8 / FP8-dynamic uploads):
+  //    `<name>_scale` per output channel ("channel"), for the whole matrix ("tensor") or per block ("block").
+  std::string fp8_method;         // "fp8", "compressed-tensors"; "" = not FP8
+  std::string fp8_strategy;       // "block", "channel", "tensor"
+  int fp8_block_rows = 0, fp8_block_cols = 0;  // "block" only
+  std::string fp8_activation_scheme;  // "dynamic", "static" or "none"; the CPU engine keeps activations in fp32
 
   // token ids (absent = -1); out-of-vocabulary ids are kept but produce a warning
   int bos_token_id = -1;

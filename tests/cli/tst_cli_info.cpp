@@ -98,7 +98,8 @@ TEST(CliInfo, Fp8CheckpointShowsItsDtypesAndConversion) {
   ASSERT_EQ(j["conversions"].size(), 1u);
   EXPECT_NE(j["conversions"][0].get<std::string>().find("56 FP8 (E4M3) matrices with [128, 128] block scales"),
             std::string::npos);
-  const json q = {{"method", "fp8"}, {"format", "e4m3"}, {"weight_block_size", {128, 128}}, {"activation_scheme", "dynamic"}};
+  const json q = {{"method", "fp8"}, {"format", "e4m3"}, {"scales", "block"}, {"weight_block_size", {128, 128}},
+                  {"activation_scheme", "dynamic"}};
   EXPECT_EQ(j["quantization"], q);
   // DeepSeek-V3's released config.json says the same about its (absent) FP8 weights; unquantised configs say nothing.
   EXPECT_EQ(info(moescope::test::fixtures_dir() + "/configs/DeepSeek-V3.json")["quantization"], q);

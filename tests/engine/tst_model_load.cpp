@@ -711,6 +711,121 @@ TEST(Fp8Load, OtherBlockSizesUseTheScaleOfTheBlockEachWeightLiesIn) {
   }
 }
 
+// llm-compressor's FP8 checkpoints (quant_method "compressed-tensors", 8-bit float weights): `weight_scale` per
+// output channel [R, 1], per matrix [1] or per block, W = code * scale; static activation scales (`input_scale`)
+// are understood and not used. The fixture's codes with new random scales, checked against the decode above.
+namespace {
+Scratch compressed_tensors(const std::string& strategy, std::mt19937& rng, bool input_scales = false) {
+  std::uniform_real_distribution<float> u(1e-4f, 1e-2f);
+  Scratch s("qwen3_moe_fp8");
+  json weights = {{"num_bits", 8}, {"type", "float"}, {"strategy", strategy}, {"symmetric", true}, {"dynamic", false}};
+  if (strategy == "block") weights["block_structure"] = {128, 128};
+  s.config["quantization_config"] = {
+      {"quant_method", "compressed-tensors"}, {"format", "float-quantized"}, {"quantization_status", "compressed"},
+      {"config_groups", {{"group_0", {{"targets", {"Linear"}}, {"weights", weights},
+                                      {"input_activations", {{"num_bits", 8}, {"type", "float"}, {"strategy", "tensor"},
+                                                             {"dynamic", !input_scales}}}}}}},
+      {"ignore", {"lm_head", "re:.*mlp.gate$"}}};
+  std::vector<std::string> names;
+  for (const auto& [name, t] : s.tensors)
+    if (t.dtype == "F8_E4M3") names.push_back(name);
+  for (const auto& name : names) {
+    const auto& shape = s.tensors[name].shape;
+    s.tensors.erase(name + "_scale_inv");
+    RawTensor sc{"F32", strategy == "channel" ? std::vector<int64_t>{shape[0], 1}
+                        : strategy == "tensor" ? std::vector<int64_t>{1}
+                                               : std::vector<int64_t>{(shape[0] + 127) / 128, (shape[1] + 127) / 128},
+                 ""};
+    for (int64_t i = 0; i < sc.shape[0] * (sc.shape.size() > 1 ? sc.shape[1] : 1); ++i) {
+      const float v = u(rng);
+      sc.bytes.append(reinterpret_cast<const char*>(&v), 4);
+    }
+    s.tensors[name.substr(0, name.size() - 6) + "weight_scale"] = sc;
+    if (input_scales) {
+      const float one = 0.5f;
+      s.tensors[name.substr(0, name.size() - 6) + "input_scale"] = {"F32", {1}, std::string(reinterpret_cast<const char*>(&one), 4)};
+    }
+  }
+  return s;
+}
+
+// The scales of compressed_tensors() as a weight_scale_inv-style grid, for expect_code_times_block_scale.
+RawFile with_scale_inv_names(const RawFile& f) {
+  RawFile out = f;
+  for (const auto& [name, t] : f)
+    if (name.size() > 12 && name.compare(name.size() - 12, 12, "weight_scale") == 0) {
+      RawTensor g = t;
+      if (g.shape.size() == 1) g.shape = {1, 1};
+      out[name + "_inv"] = g;
+    }
+  return out;
+}
+}  // namespace
+
+TEST(Fp8Load, CompressedTensorsChannelTensorAndBlockScales) {
+  std::mt19937 rng(9);
+  for (const std::string strategy : {"channel", "tensor", "block"}) {
+    SCOPED_TRACE(strategy);
+    Scratch s = compressed_tensors(strategy, rng, strategy == "tensor");
+    const std::string dir = s.write();
+    auto m = Model::load(dir);
+    EXPECT_EQ(m->config().fp8_method, "compressed-tensors");
+    EXPECT_EQ(m->config().fp8_strategy, strategy);
+    const RawFile grid = with_scale_inv_names(s.tensors);
+    // channel: blocks of one row over all columns; tensor: one block; block: 128 x 128
+    int checked = 0;
+    if (strategy == "block") checked = expect_code_times_block_scale(*m, grid, 128, 128);
+    else {
+      // per matrix, the block is [1, K] (channel) or [R, K] (tensor)
+      for (const auto& [name, t] : grid)
+        if (t.dtype == "F8_E4M3") {
+          RawFile one;
+          one[name] = t;
+          one[name + "_scale_inv"] = grid.at(name + "_scale_inv");
+          checked += expect_code_times_block_scale(*m, one, strategy == "channel" ? 1 : t.shape[0], t.shape[1]);
+        }
+    }
+    EXPECT_EQ(checked, 56);
+    ASSERT_EQ(m->weights().conversions.size(), 1u);
+    EXPECT_HAS(m->weights().conversions[0], "(compressed-tensors)");
+    if (strategy == "tensor") EXPECT_HAS(m->weights().conversions[0], "56 static activation scales (input_scale) are not used");
+  }
+}
+
+TEST(Fp8LoadErrors, CompressedTensorsItCannotRead) {
+  std::mt19937 rng(10);
+  {
+    Scratch s = compressed_tensors("channel", rng);
+    s.tensors["model.layers.1.self_attn.o_proj.weight_scale"].shape = {1, 256};
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }), "scale tensor 'model.layers.1.self_attn.o_proj.weight_scale' has shape "
+                                                    "[1,256] but model.layers.1.self_attn.o_proj.weight [256,128] with "
+                                                    "channel scales needs [256,1]");
+  }
+  {
+    Scratch s = compressed_tensors("channel", rng);
+    s.config["quantization_config"]["config_groups"]["group_1"] = {
+        {"targets", {"re:.*experts.*"}}, {"weights", {{"num_bits", 4}, {"type", "int"}, {"strategy", "group"}}}};
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }),
+               "quantization_config (compressed-tensors): group 'group_1' quantises weights to 4-bit int; the engine "
+               "reads 8-bit float (FP8) weights only");
+  }
+  {
+    Scratch s = compressed_tensors("channel", rng);
+    s.config["quantization_config"]["config_groups"]["group_1"] = {
+        {"weights", {{"num_bits", 8}, {"type", "float"}, {"strategy", "tensor"}}}};
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }), "groups with different weight strategies (channel, tensor) are not supported");
+  }
+  {
+    Scratch s = compressed_tensors("block", rng);
+    s.config["quantization_config"]["config_groups"]["group_0"]["weights"]["block_structure"] = {128, 64};
+    const std::string dir = s.write();
+    EXPECT_HAS(error_of([&] { Model::load(dir); }), "\"block_structure\" [128,64]: the engine needs blocks of a multiple of 128 columns");
+  }
+}
+
 TEST(Fp8LoadErrors, MissingOrMisshapenScalesNaNCodesAndUnsupportedConfigs) {
   const std::string q = "model.layers.1.self_attn.q_proj.weight";
   {
@@ -746,7 +861,8 @@ TEST(Fp8LoadErrors, MissingOrMisshapenScalesNaNCodesAndUnsupportedConfigs) {
     s.config.erase("quantization_config");
     const std::string dir = s.write();
     EXPECT_HAS(error_of([&] { Model::load(dir); }),
-               "config.json has no FP8 quantization_config (quant_method \"fp8\" with weight_block_size)");
+               "config.json has no FP8 quantization_config (quant_method \"fp8\" with weight_block_size, or "
+               "compressed-tensors with 8-bit float weights)");
   }
   {
     Scratch s("qwen3_moe_fp8");

@@ -270,8 +270,11 @@ TensorRef WeightBinder::check(const std::string& name, std::initializer_list<Dim
   return m_store.get(name);
 }
 
-// The scale tensor of an FP8 weight: "<x>.weight" -> "<x>.weight_scale_inv" (DeepSeek-V3, Qwen3-FP8, GLM-FP8, ...).
-static std::string fp8_scale_name(const std::string& name) { return name + "_scale_inv"; }
+// The scale tensor of an FP8 weight: "<x>.weight" -> "<x>.weight_scale_inv" (quant_method fp8: DeepSeek-V3,
+// Qwen3-FP8, ...) or "<x>.weight_scale" (compressed-tensors).
+static std::string fp8_scale_name(const ModelConfig& c, const std::string& name) {
+  return name + (c.fp8_method == "compressed-tensors" ? "_scale" : "_scale_inv");
+}
 
 TensorRef WeightBinder::fp8_matrix(const std::string& name, const std::string& file) {
   const TensorRef q = m_store.get(name);
@@ -279,22 +282,39 @@ TensorRef WeightBinder::fp8_matrix(const std::string& name, const std::string& f
   if (q.shape.size() != 2)
     throw Error(what + " has shape " + shape_string(q.shape) +
                 "; FP8 weights are read as 2-D matrices (per-expert tensors), not fused or 1-D tensors");
-  if (m_cfg.fp8_block_rows <= 0)
-    throw Error(what + ": config.json has no FP8 quantization_config (quant_method \"fp8\" with weight_block_size), "
-                "so the scales of its blocks are unknown");
-  const int64_t R = q.shape[0], K = q.shape[1], bn = m_cfg.fp8_block_rows, bk = m_cfg.fp8_block_cols;
+  if (m_cfg.fp8_method.empty())
+    throw Error(what + ": config.json has no FP8 quantization_config (quant_method \"fp8\" with weight_block_size, "
+                "or compressed-tensors with 8-bit float weights), so the scales of its blocks are unknown");
+  // Which scale each weight takes: block (r / bn, k / bk) of an SR x SC grid; a channel is a block of one row
+  // spanning all columns, a whole-tensor scale a single block.
+  const int64_t R = q.shape[0], K = q.shape[1];
+  const bool block = m_cfg.fp8_strategy == "block", channel = m_cfg.fp8_strategy == "channel";
+  const int64_t bn = block ? m_cfg.fp8_block_rows : channel ? 1 : std::max<int64_t>(R, 1);
+  const int64_t bk = block ? m_cfg.fp8_block_cols : std::max<int64_t>(K, 1);
   const int64_t SR = (R + bn - 1) / bn, SC = (K + bk - 1) / bk;
-  const std::string sname = fp8_scale_name(name);
+  const std::string sname = fp8_scale_name(m_cfg, name);
   const SafetensorsEntry* se = m_store.find(sname);
   if (!se) throw Error(what + " has no scale tensor '" + sname + "'");
   const std::string& sfile = m_store.file_of(sname);
   if (se->dtype != DType::F32 && se->dtype != DType::BF16 && se->dtype != DType::F16)
     throw Error(sfile + ": scale tensor '" + sname + "' has dtype " + dtype_name(se->dtype) + "; expected F32, BF16 or F16");
   const std::vector<int64_t> want{SR, SC};
-  if (se->shape != want)
+  int64_t sn = 1;
+  for (auto d : se->shape) sn *= d;
+  const bool shape_ok = se->shape == want || (channel && se->shape == std::vector<int64_t>{R}) ||
+                        (!block && !channel && sn == 1 && se->shape.size() <= 1);
+  if (!shape_ok)
     throw Error(sfile + ": scale tensor '" + sname + "' has shape " + shape_string(se->shape) + " but " + name + " " +
-                shape_string(q.shape) + " with weight_block_size [" + std::to_string(bn) + ", " + std::to_string(bk) +
-                "] needs " + shape_string(want));
+                shape_string(q.shape) +
+                (block ? " with weight_block_size [" + std::to_string(bn) + ", " + std::to_string(bk) + "]"
+                       : " with " + m_cfg.fp8_strategy + " scales") +
+                " needs " + shape_string(want));
+  // compressed-tensors' static activation scales: understood, not used (activations stay fp32).
+  const std::string input_scale = name.substr(0, name.size() - std::string("weight").size()) + "input_scale";
+  if (name.size() > 6 && name.compare(name.size() - 6, 6, "weight") == 0 && m_store.contains(input_scale)) {
+    m_used.insert(input_scale);
+    ++m_fp8_input_scales;
+  }
   m_used.insert(sname);
   ++m_fp8_matrices;
   if (!convert) return q;  // LoadMode::Inspect: shapes and dtypes checked, data left as stored
