@@ -158,9 +158,6 @@ std::shared_ptr<const Model> Model::load(const std::string& path, LoadProgress* 
                                                 "dequantised values); activations stay fp32"
                                               : "(kept in FP8 when the model runs: 1 byte per weight, widened to code x "
                                                 "scale in fp32 inside the kernels)");
-    if (binder.fp8_widened() > 0)
-      text += "; " + std::to_string(binder.fp8_widened()) +
-              " of them held as BF16/F16 instead, since compressed-tensors rounds code x scale to its scales' dtype";
     if (binder.fp8_input_scales() > 0)
       text += "; " + std::to_string(binder.fp8_input_scales()) +
               " static activation scales (input_scale) are not used: activations are not quantised";

@@ -10,7 +10,6 @@
 #include "engine/model/fp8.h"
 #include "engine/model/families/family.h"
 #include "engine/util/error.h"
-#include "engine/util/half.h"
 
 namespace moescope::families {
 
@@ -325,37 +324,9 @@ TensorRef WeightBinder::fp8_matrix(const std::string& name, const std::string& f
     if (!std::isfinite(scales[i]) || std::fabs(scales[i]) > 1e30f)
       throw Error(sfile + ": scale tensor '" + sname + "' holds " + std::to_string(scales[i]) + " at block [" +
                   std::to_string(int64_t(i) / SC) + ", " + std::to_string(int64_t(i) % SC) + "]");
-  const auto* codes = reinterpret_cast<const uint8_t*>(q.data);
-  if (m_cfg.fp8_method == "compressed-tensors" && se->dtype != DType::F32) {
-    // compressed-tensors dequantises in the scale's dtype (`x_q.to(scale.dtype) * scale`), so each weight is code x
-    // scale rounded to bf16 / fp16 (through fp32, as torch multiplies them on a CPU). The matrix is kept in that
-    // dtype to hold exactly those values: 2 bytes per weight instead of 1.
-    const bool bf16 = se->dtype == DType::BF16;
-    std::shared_ptr<std::byte[]> buf(new std::byte[size_t(R) * size_t(K) * 2]);
-    auto* out = reinterpret_cast<uint16_t*>(buf.get());
-    for (int64_t r = 0; r < R; ++r)
-      for (int64_t k = 0; k < K; ++k) {
-        const uint8_t c = codes[size_t(r * K + k)];
-        if (fp8::e4m3_is_nan(c))
-          throw Error(what + " holds a NaN code (0x" + (c == 0xFF ? std::string("FF") : std::string("7F")) + ") at [" +
-                      std::to_string(r) + ", " + std::to_string(k) + "]");
-        const float v = fp8::e4m3_to_f32(c) * scales[size_t((r / bn) * SC + k / bk)];
-        out[size_t(r * K + k)] = bf16 ? f32_to_bf16(v) : f32_to_fp16(v);
-      }
-    m_store.release(name);
-    m_store.release(sname);
-    ++m_fp8_widened;
-    TensorRef t;
-    t.name = name;
-    t.dtype = se->dtype;
-    t.shape = {R, K};
-    t.data = buf.get();
-    t.nbytes = size_t(R) * size_t(K) * 2;
-    m_owned.push_back(std::move(buf));
-    return t;
-  }
   const size_t rb = fp8::row_bytes(K);
   std::shared_ptr<std::byte[]> buf(new std::byte[size_t(R) * rb]);
+  const auto* codes = reinterpret_cast<const uint8_t*>(q.data);
   for (int64_t r = 0; r < R; ++r) {
     const uint8_t* src = codes + size_t(r) * size_t(K);
     uint8_t* dst = reinterpret_cast<uint8_t*>(buf.get()) + size_t(r) * rb;

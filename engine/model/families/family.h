@@ -111,7 +111,6 @@ class WeightBinder {
   // into ModelWeights::owned by the loader).
   int fp8_matrices() const { return m_fp8_matrices; }
   int fp8_input_scales() const { return m_fp8_input_scales; }  // compressed-tensors static activation scales seen
-  int fp8_widened() const { return m_fp8_widened; }  // of fp8_matrices(): kept as bf16/fp16 (compressed-tensors)
   std::vector<std::shared_ptr<const std::byte[]>> take_owned() { return std::move(m_owned); }
 
   // False for LoadMode::Inspect: check tensors, skip conversions (see LoadMode in model.h).
@@ -129,7 +128,7 @@ class WeightBinder {
   // An F8_E4M3 weight and its weight_scale_inv as FP8_B128 rows in m_owned (as stored for LoadMode::Inspect).
   TensorRef fp8_matrix(const std::string& name, const std::string& file);
   std::vector<std::shared_ptr<const std::byte[]>> m_owned;
-  int m_fp8_matrices = 0, m_fp8_input_scales = 0, m_fp8_widened = 0;
+  int m_fp8_matrices = 0, m_fp8_input_scales = 0;
   WeightStore& m_store;
   const ModelConfig& m_cfg;
   std::set<std::string> m_used;
