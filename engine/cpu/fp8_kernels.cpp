@@ -8,6 +8,7 @@
 // weight is code * scale rounded once, the value transformers' Fp8Dequantize computes in fp32, and the dot then
 // sums those weights times the activations like the fp32 kernels.
 #include "engine/cpu/fp8_kernels.h"
+#include "engine/cpu/avx2_reduce.h"
 
 #include <immintrin.h>
 
@@ -20,7 +21,6 @@
 
 namespace moescope::cpu::detail {
 
-#define MS_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define MS_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 
 namespace {
@@ -33,13 +33,6 @@ inline bool fast_scale(float scale) { return std::fabs(scale) < 1e36f; }
 MS_AVX2 inline __m256 widen8(const uint8_t* codes) {
   const __m128i v = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes)));
   return _mm256_cvtph_ps(_mm_and_si128(_mm_slli_epi16(v, 7), _mm_set1_epi16(int16_t(0xBFFF))));
-}
-
-MS_AVX2 inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 // One row against one activation row. Like the bf16 decode dot (dot_kernels_avx2.cpp), it prefetches one 4 KiB
@@ -65,7 +58,7 @@ MS_AVX2 float dot_avx2(const uint8_t* row, int64_t K, const float* x) {
     }
     for (; i < g1; ++i) tail += fp8::e4m3_to_f32(row[i]) * scale * x[i];
   }
-  return hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) + tail;
+  return hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) + tail;
 }
 
 // AVX-512: sixteen codes at a time, the same bit manipulation.

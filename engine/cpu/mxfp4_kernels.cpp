@@ -3,6 +3,7 @@
 // activations and summed, and the sum scaled once by the block's power of two (exact: scaling by 2^e commutes
 // with rounding). A batch decodes up to kMxfp4PanelRows rows into fp32 and runs the fp32 register tiles.
 #include "engine/cpu/mxfp4_kernels.h"
+#include "engine/cpu/avx2_reduce.h"
 
 #include <immintrin.h>
 
@@ -20,7 +21,6 @@
 
 namespace moescope::cpu::detail {
 
-#define MS_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define MS_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 
 namespace {
@@ -49,13 +49,6 @@ MS_AVX2 inline void split_codes(const uint8_t* b, __m128i& c0, __m128i& c1) {
 // AVX2: twice the FP4 values as int8 (exact), so the scale is halved.
 MS_AVX2 inline __m128i doubled_lut() { return _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12); }
 MS_AVX2 inline __m256 widen8(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)); }
-
-MS_AVX2 inline float hsum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 MS_AVX2 float dot_avx2(const uint8_t* row, int64_t K, const float* x) {
   const uint8_t* scales = row + K / 2;
