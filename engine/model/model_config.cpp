@@ -40,6 +40,20 @@ std::vector<int> ModelConfig::moe_layer_indices() const {
 
 namespace {
 
+// The FP8 block size [rows, cols] of either quantisation format (`what` names the file and key for messages):
+// two positive integers, the columns a multiple of 128 (the engine's scale groups, engine/model/fp8.h).
+void read_fp8_block(const nlohmann::json& b, const std::string& what, ModelConfig& c) {
+  if (!b.is_array() || b.size() != 2 || !b[0].is_number_integer() || !b[1].is_number_integer() ||
+      b[0].get<int64_t>() <= 0 || b[1].get<int64_t>() <= 0 || b[0].get<int64_t>() > (1 << 20) ||
+      b[1].get<int64_t>() > (1 << 20))
+    throw Error(what + " must be two positive integers, got " + b.dump());
+  c.fp8_block_rows = int(b[0].get<int64_t>());
+  c.fp8_block_cols = int(b[1].get<int64_t>());
+  if (c.fp8_block_cols % 128 != 0)
+    throw Error(what + " " + b.dump() +
+                ": the engine needs blocks of a multiple of 128 columns (released FP8 checkpoints use [128, 128])");
+}
+
 // quantization_config of a fine-grained FP8 checkpoint: {"quant_method": "fp8", "fmt": "e4m3",
 // "weight_block_size": [128, 128], "activation_scheme": "dynamic"}. The block size says which scale each weight
 // uses; only E4M3 is read (E5M2 checkpoints are not released for inference).
@@ -52,16 +66,7 @@ void parse_fp8_quantization(const nlohmann::json& q, const std::string& path, Mo
   if (!q.contains("weight_block_size") || q["weight_block_size"].is_null())
     throw Error(where + ": FP8 without \"weight_block_size\" (per-tensor FP8 scales) is not supported; the engine "
                 "reads block-scaled FP8 (weight_scale_inv per block)");
-  const auto& b = q["weight_block_size"];
-  if (!b.is_array() || b.size() != 2 || !b[0].is_number_integer() || !b[1].is_number_integer() ||
-      b[0].get<int64_t>() <= 0 || b[1].get<int64_t>() <= 0 || b[0].get<int64_t>() > (1 << 20) ||
-      b[1].get<int64_t>() > (1 << 20))
-    throw Error(where + ": \"weight_block_size\" must be two positive integers, got " + b.dump());
-  c.fp8_block_rows = int(b[0].get<int64_t>());
-  c.fp8_block_cols = int(b[1].get<int64_t>());
-  if (c.fp8_block_cols % 128 != 0)
-    throw Error(where + ": \"weight_block_size\" " + b.dump() +
-                ": the engine needs blocks of a multiple of 128 columns (released FP8 checkpoints use [128, 128])");
+  read_fp8_block(q["weight_block_size"], where + ": \"weight_block_size\"", c);
   c.fp8_method = "fp8";
   c.fp8_strategy = "block";
   c.fp8_activation_scheme = "dynamic";
@@ -106,16 +111,7 @@ void parse_compressed_tensors(const nlohmann::json& q, const std::string& path, 
   c.fp8_method = "compressed-tensors";
   c.fp8_strategy = strategy;
   c.fp8_activation_scheme = activations;
-  if (strategy == "block") {
-    if (!block.is_array() || block.size() != 2 || !block[0].is_number_integer() || !block[1].is_number_integer() ||
-        block[0].get<int64_t>() <= 0 || block[1].get<int64_t>() <= 0 || block[0].get<int64_t>() > (1 << 20) ||
-        block[1].get<int64_t>() > (1 << 20))
-      throw Error(where + ": \"block_structure\" must be two positive integers, got " + block.dump());
-    c.fp8_block_rows = int(block[0].get<int64_t>());
-    c.fp8_block_cols = int(block[1].get<int64_t>());
-    if (c.fp8_block_cols % 128 != 0)
-      throw Error(where + ": \"block_structure\" " + block.dump() + ": the engine needs blocks of a multiple of 128 columns");
-  }
+  if (strategy == "block") read_fp8_block(block, where + ": \"block_structure\"", c);
 }
 
 }  // namespace

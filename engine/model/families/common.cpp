@@ -310,10 +310,12 @@ TensorRef WeightBinder::fp8_matrix(const std::string& name, const std::string& f
                        : " with " + m_cfg.fp8_strategy + " scales") +
                 " needs " + shape_string(want));
   // compressed-tensors' static activation scales: understood, not used (activations stay fp32).
-  const std::string input_scale = name.substr(0, name.size() - std::string("weight").size()) + "input_scale";
-  if (name.size() > 6 && name.compare(name.size() - 6, 6, "weight") == 0 && m_store.contains(input_scale)) {
-    m_used.insert(input_scale);
-    ++m_fp8_input_scales;
+  if (name.size() > 6 && name.compare(name.size() - 6, 6, "weight") == 0) {
+    const std::string input_scale = name.substr(0, name.size() - 6) + "input_scale";
+    if (m_store.contains(input_scale)) {
+      m_used.insert(input_scale);
+      ++m_fp8_input_scales;
+    }
   }
   m_used.insert(sname);
   ++m_fp8_matrices;
