@@ -87,7 +87,7 @@ class Peer:
         self.cfg = json.load(open(os.path.join(d, "config.json")))
         c = self.cfg
         self.family = c["model_type"]
-        if self.family not in ("mixtral", "olmoe", "qwen3_moe"):
+        if self.family not in ("mixtral", "olmoe", "qwen3_moe", "granitemoe", "granitemoeshared"):
             sys.exit(f"torch_peer: family {self.family} not implemented in the peer")
         self.w = load_checkpoint(d)
         self.H = c["hidden_size"]
@@ -103,6 +103,14 @@ class Peer:
         self.norm_topk = True if self.family == "mixtral" else c.get("norm_topk_prob", False)
         self.moe = "block_sparse_moe" if self.family == "mixtral" else "mlp"
         self.names = ("w1", "w3", "w2") if self.family == "mixtral" else ("gate_proj", "up_proj", "down_proj")
+        # Granite: four scalars, fused experts (input_linear [E, 2I, H], output_linear [E, H, I]), shared_mlp
+        self.granite = self.family.startswith("granitemoe")
+        self.emb_mult = c.get("embedding_multiplier", 1.0) if self.granite else 1.0
+        self.res_mult = c.get("residual_multiplier", 1.0) if self.granite else 1.0
+        self.attn_scale = c.get("attention_multiplier", 1.0) if self.granite else 1.0 / math.sqrt(self.hd)
+        self.logits_scaling = c.get("logits_scaling", 1.0) if self.granite else 1.0
+        if self.granite:
+            self.moe, self.norm_topk = "block_sparse_moe", True
 
     def rms(self, x, w):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * w
@@ -116,7 +124,7 @@ class Peer:
 
     def forward(self, ids, cache, start):
         w, T = self.w, len(ids)
-        x = w["model.embed_tokens.weight"][torch.tensor(ids)]
+        x = w["model.embed_tokens.weight"][torch.tensor(ids)] * self.emb_mult
         pos = torch.arange(start, start + T)
         for l in range(self.L):
             p = f"model.layers.{l}."
@@ -139,12 +147,13 @@ class Peer:
             vc[:, start:start + T] = v
             K = kc[:, : start + T].repeat_interleave(self.nh // self.nkv, 0)
             V = vc[:, : start + T].repeat_interleave(self.nh // self.nkv, 0)
-            s = q @ K.transpose(1, 2) / math.sqrt(self.hd)
+            s = (q @ K.transpose(1, 2)) * self.attn_scale
             mask = torch.full((T, start + T), float("-inf")).triu(start + 1)
             a = torch.softmax(s + mask, -1) @ V
-            x = x + a.transpose(0, 1).reshape(T, -1) @ w[p + "self_attn.o_proj.weight"].T
+            x = x + (a.transpose(0, 1).reshape(T, -1) @ w[p + "self_attn.o_proj.weight"].T) * self.res_mult
             h = self.rms(x, w[p + "post_attention_layernorm.weight"])
-            logits = h @ w[p + f"{self.moe}.gate.weight"].T
+            router = f"{self.moe}.router.layer.weight" if self.granite else f"{self.moe}.gate.weight"
+            logits = h @ w[p + router].T
             probs = torch.softmax(logits, -1)
             top, sel = torch.topk(probs, self.k, -1)
             if self.norm_topk:
@@ -153,13 +162,21 @@ class Peer:
             g, u, dn = self.names
             for e in sel.unique().tolist():
                 rows, slot = (sel == e).nonzero(as_tuple=True)
-                pe = p + f"{self.moe}.experts.{e}."
-                y = F.silu(h[rows] @ w[pe + f"{g}.weight"].T) * (h[rows] @ w[pe + f"{u}.weight"].T)
-                out.index_add_(0, rows, (y @ w[pe + f"{dn}.weight"].T) * top[rows, slot, None])
-            x = x + out
+                if self.granite:
+                    gu, down = w[p + "block_sparse_moe.input_linear.weight"][e], w[p + "block_sparse_moe.output_linear.weight"][e]
+                    wg, wu = gu.chunk(2, 0)
+                else:
+                    pe = p + f"{self.moe}.experts.{e}."
+                    wg, wu, down = w[pe + f"{g}.weight"], w[pe + f"{u}.weight"], w[pe + f"{dn}.weight"]
+                y = F.silu(h[rows] @ wg.T) * (h[rows] @ wu.T)
+                out.index_add_(0, rows, (y @ down.T) * top[rows, slot, None])
+            if p + "shared_mlp.input_linear.weight" in w:
+                sg, su = w[p + "shared_mlp.input_linear.weight"].chunk(2, 0)
+                out = out + (F.silu(h @ sg.T) * (h @ su.T)) @ w[p + "shared_mlp.output_linear.weight"].T
+            x = x + out * self.res_mult
         x = self.rms(x, w["model.norm.weight"])
         head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
-        return x[-1] @ head.T
+        return (x[-1] @ head.T) / self.logits_scaling
 
     def run(self, prompt, gen):
         ctx = len(prompt) + gen

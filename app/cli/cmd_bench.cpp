@@ -78,7 +78,8 @@ const char* kUsage =
     "         [--synthetic-dir DIR [--write-only]] [--no-stream] [--weights auto|mapped|resident]\n"
     "         [--expert-format mxfp4|bf16] [--weight-format bf16|fp8]\n"
     "  synthetic names: olmoe-1b-7b, qwen1.5-moe-a2.7b, qwen3-30b-a3b, mixtral-8x7b, deepseek-v2-lite, deepseek-v2,\n"
-    "                   deepseek-v3, glm-4.5-air, ernie-4.5-21b-a3b, gpt-oss-20b\n"
+    "                   deepseek-v3, glm-4.5-air, ernie-4.5-21b-a3b, granite-3.1-1b-a400m,\n"
+    "                   gpt-oss-20b\n"
     "  (scaled down to --max-weights-gib, default 4, by fewer layers; what was scaled is reported;\n"
     "  GPT-OSS experts are written as released, MXFP4, unless --expert-format bf16; --weight-format fp8 writes\n"
     "  attention and expert matrices as block-scaled FP8, as Qwen3-*-FP8 or DeepSeek-V3 are released)\n";

@@ -133,6 +133,7 @@ float attention_scale(const ModelConfig& c) {
     }
     return s;
   }
+  if (c.attention_multiplier > 0) return c.attention_multiplier;  // Granite
   return float(1.0 / std::sqrt(double(c.head_dim)));
 }
 

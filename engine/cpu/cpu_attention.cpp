@@ -56,7 +56,7 @@ void CpuBackend::attention_gqa(int layer, int T, int pos0) {
   }
   attend(layer, m_q.data(), qdim, T, pos0, c.num_heads, c.num_kv_heads, hd, hd, m_attn_scale, m_attn.data());
   cpu::linear(m_pool, m_attn.data(), qdim, T, a.o, &a.o_bias, m_tmp_h.data(), H);
-  for (size_t i = 0; i < size_t(T) * H; ++i) m_x[i] += m_tmp_h[i];
+  add_residual(m_tmp_h.data(), T);
 }
 
 // DeepSeek-V3 MLA as transformers computes it: the latent kv is expanded per head and the expanded
@@ -110,7 +110,7 @@ void CpuBackend::attention_mla(int layer, int T, int pos0) {
   attend(layer, m_q.data(), qdim, T, pos0, c.num_heads, c.num_heads, qk, vd, m_attn_scale, m_attn.data());
   const int odim = c.num_heads * vd;
   cpu::linear(m_pool, m_attn.data(), odim, T, a.o, &a.o_bias, m_tmp_h.data(), H);
-  for (size_t i = 0; i < size_t(T) * H; ++i) m_x[i] += m_tmp_h[i];
+  add_residual(m_tmp_h.data(), T);
 }
 
 void CpuBackend::attend(int layer, const float* q, int64_t ldq, int T, int pos0, int heads, int kv_heads, int qk_dim,

@@ -121,7 +121,10 @@ const float* CpuBackend::forward(const ForwardArgs& a) {
   for (int t = 0; t < T; ++t) {
     m_positions[size_t(t)] = a.first_position + t;
     m_token_ids[size_t(t)] = a.tokens[t];
-    cpu::widen_row(w.embed, a.tokens[t], m_x.data() + size_t(t) * H);
+    float* x = m_x.data() + size_t(t) * H;
+    cpu::widen_row(w.embed, a.tokens[t], x);
+    if (c.embedding_multiplier != 1.0f)
+      for (int h = 0; h < H; ++h) x[h] *= c.embedding_multiplier;
   }
   auto check_cancel = [&] {
     if (a.cancel && a.cancel->load(std::memory_order_relaxed)) throw Cancelled();
@@ -143,7 +146,7 @@ const float* CpuBackend::forward(const ForwardArgs& a) {
       moe_block(l, T, a);
     } else {
       ffn(L.mlp, m_xn.data(), T, m_ffn_out.data());
-      for (size_t i = 0; i < size_t(T) * H; ++i) m_x[i] += m_ffn_out[i];
+      add_residual(m_ffn_out.data(), T);
     }
     if (a.observer && l + 1 < c.num_layers) a.observer->on_hidden(l + 1, a.first_position, T, H, m_x.data());
   }
@@ -160,7 +163,21 @@ const float* CpuBackend::forward(const ForwardArgs& a) {
   const int out_first = a.all_logits ? 0 : T - 1;
   cpu::linear(m_pool, m_xn.data() + size_t(out_first) * H, H, out_rows, w.lm_head, nullptr, m_logits.data(),
               c.vocab_size);
+  if (c.logits_scaling != 1.0f)  // Granite: a division, as transformers writes it
+    for (size_t i = 0; i < size_t(out_rows) * c.vocab_size; ++i) m_logits[i] /= c.logits_scaling;
   return m_logits.data();
+}
+
+// x += out * residual_multiplier (Granite; 1 elsewhere, where the product is exact): the rounding of
+// transformers' `residual + hidden_states * residual_multiplier`.
+void CpuBackend::add_residual(const float* out, int T) {
+  const float m = m_cfg.residual_multiplier;
+  const size_t n = size_t(T) * size_t(m_cfg.hidden_size);
+  if (m == 1.0f) {
+    for (size_t i = 0; i < n; ++i) m_x[i] += out[i];
+  } else {
+    for (size_t i = 0; i < n; ++i) m_x[i] += out[i] * m;
+  }
 }
 
 std::unique_ptr<Backend> make_cpu_backend(std::shared_ptr<const Model> model, int threads, int max_context) {

@@ -100,7 +100,7 @@ void CpuBackend::moe_block(int layer, int T, const ForwardArgs& args) {
       for (int h = 0; h < H; ++h) dst[h] += g * src[h];
     }
   }
-  for (size_t i = 0; i < size_t(T) * H; ++i) m_x[i] += m_moe_out[i];
+  add_residual(m_moe_out.data(), T);
 }
 
 // Expert by expert, each matrix split over the threads by rows: decode (one token, each expert's weights

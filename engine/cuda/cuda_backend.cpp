@@ -155,6 +155,7 @@ void CudaBackend::ensure_rows(int rows) {
   }
   m_x.reserve(T * H);
   m_xn.reserve(T * H);
+  if (c.residual_multiplier != 1.0f) m_resid.reserve(T * H);
   m_q.reserve(T * qdim);
   m_k.reserve(T * m_kdim);
   m_v.reserve(T * m_vdim);
@@ -272,6 +273,7 @@ void CudaBackend::enqueue_step(const ForwardArgs& a, int T, bool native, bool ca
   const ModelConfig& c = m_cfg;
   const int H = c.hidden_size;
   launch_embed(m_w.embed, m_tokens.get(), T, m_x.get(), m_s);
+  if (c.embedding_multiplier != 1.0f) launch_scale(m_x.get(), size_t(T) * H, c.embedding_multiplier, m_s);
   observe(a, 0, m_x.get(), T);
   int moe_index = 0;
   for (int l = 0; l < c.num_layers; ++l) {
@@ -283,10 +285,12 @@ void CudaBackend::enqueue_step(const ForwardArgs& a, int T, bool native, bool ca
     else
       attention_gqa(l, T, a.first_position);
     launch_rmsnorm(m_x.get(), H, T, H, L.post_norm, c.rms_norm_eps, m_xn.get(), H, m_s);
-    if (L.is_moe)
-      moe_block(l, moe_index++, T, a, native);
-    else
-      ffn(L.mlp, m_xn.get(), T, m_x.get(), /*accumulate=*/true);
+    if (L.is_moe) {
+      moe_block(l, moe_index++, T, a, native);  // adds its output to x itself
+    } else {
+      ffn(L.mlp, m_xn.get(), T, residual_target(T), /*accumulate=*/true);
+      add_residual(T);
+    }
     if (l + 1 < c.num_layers) observe(a, l + 1, m_x.get(), T);
   }
   if (!capturing) check_cancel(a);
@@ -296,6 +300,20 @@ void CudaBackend::enqueue_step(const ForwardArgs& a, int T, bool native, bool ca
                  m_xn.get() + size_t(first_row) * H, H, m_s);
   observe(a, c.num_layers, m_xn.get(), T);
   m_linear.run(m_xn.get() + size_t(m_out_first) * H, H, m_out_rows, m_w.lm_head, nullptr, m_logits.get(), c.vocab_size);
+  if (c.logits_scaling != 1.0f) launch_divide(m_logits.get(), size_t(m_out_rows) * c.vocab_size, c.logits_scaling, m_s);
+}
+
+// Where a block adds its output: x itself, or (residual_multiplier != 1, Granite) a zeroed scratch that
+// add_residual() then adds as x += scratch * residual_multiplier.
+float* CudaBackend::residual_target(int T) {
+  if (m_cfg.residual_multiplier == 1.0f) return m_x.get();
+  MOESCOPE_CUDA_CHECK(cudaMemsetAsync(m_resid.get(), 0, size_t(T) * m_cfg.hidden_size * sizeof(float), m_s));
+  return m_resid.get();
+}
+
+void CudaBackend::add_residual(int T) {
+  if (m_cfg.residual_multiplier == 1.0f) return;
+  launch_add_scaled(m_x.get(), m_resid.get(), size_t(T) * m_cfg.hidden_size, m_cfg.residual_multiplier, m_s);
 }
 
 void CudaBackend::run_graph(const ForwardArgs& a, int T) {

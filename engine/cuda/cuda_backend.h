@@ -53,6 +53,8 @@ class CudaBackend final : public Backend {
   void attention_gqa(int layer, int T, int pos0);
   void attention_mla(int layer, int T, int pos0);
   void ffn(const DevFfn& w, const float* x, int rows, float* out, bool accumulate);
+  float* residual_target(int T);  // x, or the zeroed m_resid when residual_multiplier != 1
+  void add_residual(int T);       // x += m_resid * residual_multiplier (no-op when it is 1)
   void moe_block(int layer, int moe_index, int T, const ForwardArgs& a, bool native);
   void deliver_records(const ForwardArgs& a, int T);
 
@@ -78,6 +80,7 @@ class CudaBackend final : public Backend {
   DeviceBuffer<uint8_t> m_dropped;
   size_t m_pairs = 0;
   DeviceBuffer<float> m_act, m_out_pair;
+  DeviceBuffer<float> m_resid;  // a block's output before x += it * residual_multiplier (Granite)
 
   PinnedBuffer<int32_t> m_tokens_host, m_dec_experts_host;
   PinnedBuffer<float> m_logits_host, m_router_host, m_dec_weights_host, m_hidden_host;

@@ -51,7 +51,8 @@ void CudaBackend::attention_gqa(int layer, int T, int pos0) {
   const float* sinks = c.attention_sinks ? L.sinks : nullptr;
   launch_attention(q, qdim, T, pos0, kcache(layer), vcache(layer), c.num_heads, c.num_kv_heads, hd, hd, m_attn_scale,
                    sliding_window(c, layer), sinks, m_attn.get(), m_s, m_pos_ptr);
-  m_linear.run(m_attn.get(), qdim, T, L.o, L.o_bias, m_x.get(), H, /*accumulate=*/true);
+  m_linear.run(m_attn.get(), qdim, T, L.o, L.o_bias, residual_target(T), H, /*accumulate=*/true);
+  add_residual(T);
 }
 
 // DeepSeek-V3 MLA as transformers computes it (expanded per-head keys/values cached), like the CPU.
@@ -84,7 +85,8 @@ void CudaBackend::attention_mla(int layer, int T, int pos0) {
                         m_s, m_pos_ptr);
   launch_attention(m_q.get(), qdim, T, pos0, kcache(layer), vcache(layer), c.num_heads, c.num_heads, qk, vd, m_attn_scale,
                    sliding_window(c, layer), nullptr, m_attn.get(), m_s, m_pos_ptr);
-  m_linear.run(m_attn.get(), c.num_heads * vd, T, L.o, nullptr, m_x.get(), H, /*accumulate=*/true);
+  m_linear.run(m_attn.get(), c.num_heads * vd, T, L.o, nullptr, residual_target(T), H, /*accumulate=*/true);
+  add_residual(T);
 }
 
 void CudaBackend::ffn(const DevFfn& w, const float* x, int rows, float* out, bool accumulate) {
@@ -197,12 +199,14 @@ void CudaBackend::moe_block(int layer, int moe_index, int T, const ForwardArgs& 
       shared_gate = m_shared_gate.get();
     }
   }
+  float* x = residual_target(T);
   if (T == 1 && k > 0)  // decode: down + weighted sum + shared + residual in one kernel
-    launch_expert_down_combine_1(m_x.get(), m_act.get(), experts, m_slot_pair.get(), weights, k, L.experts, shared_out,
+    launch_expert_down_combine_1(x, m_act.get(), experts, m_slot_pair.get(), weights, k, L.experts, shared_out,
                                  shared_gate, m_s);
   else
-    launch_moe_combine(m_x.get(), T, k, H, m_out_pair.get(), k > 0 ? m_slot_pair.get() : nullptr, weights, shared_out,
+    launch_moe_combine(x, T, k, H, m_out_pair.get(), k > 0 ? m_slot_pair.get() : nullptr, weights, shared_out,
                        shared_gate, m_s);
+  add_residual(T);
 }
 
 }  // namespace moescope::cuda

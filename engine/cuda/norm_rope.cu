@@ -63,6 +63,23 @@ __global__ void clamp_kernel(float* v, size_t n, float lim) {
     v[i] = fminf(fmaxf(v[i], -lim), lim);
 }
 
+__global__ void scale_kernel(float* v, size_t n, float m) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
+    v[i] = __fmul_rn(v[i], m);
+}
+
+__global__ void divide_kernel(float* v, size_t n, float d) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
+    v[i] = __fdiv_rn(v[i], d);
+}
+
+__global__ void add_scaled_kernel(float* x, const float* y, size_t n, float m) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
+    x[i] = __fadd_rn(x[i], __fmul_rn(y[i], m));
+}
+
+unsigned elementwise_blocks(size_t n) { return unsigned(std::min<size_t>((n + 255) / 256, 4096)); }
+
 template <class W>
 __global__ void embed_kernel(const W* __restrict__ table, int cols, const int32_t* __restrict__ tokens, float* x) {
   const W* row = table + size_t(tokens[blockIdx.x]) * cols;
@@ -91,6 +108,24 @@ void launch_rope(float* v, int64_t ld_token, int T, int heads, int head_stride, 
 void launch_clamp(float* v, size_t n, float lim, cudaStream_t s) {
   if (n == 0) return;
   clamp_kernel<<<unsigned(std::min<size_t>((n + 255) / 256, 4096)), 256, 0, s>>>(v, n, lim);
+  MOESCOPE_CUDA_LAUNCHED();
+}
+
+void launch_scale(float* v, size_t n, float m, cudaStream_t s) {
+  if (n == 0) return;
+  scale_kernel<<<elementwise_blocks(n), 256, 0, s>>>(v, n, m);
+  MOESCOPE_CUDA_LAUNCHED();
+}
+
+void launch_divide(float* v, size_t n, float d, cudaStream_t s) {
+  if (n == 0) return;
+  divide_kernel<<<elementwise_blocks(n), 256, 0, s>>>(v, n, d);
+  MOESCOPE_CUDA_LAUNCHED();
+}
+
+void launch_add_scaled(float* x, const float* y, size_t n, float m, cudaStream_t s) {
+  if (n == 0) return;
+  add_scaled_kernel<<<elementwise_blocks(n), 256, 0, s>>>(x, y, n, m);
   MOESCOPE_CUDA_LAUNCHED();
 }
 

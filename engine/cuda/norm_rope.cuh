@@ -1,4 +1,5 @@
-// Norms, rotary embedding and the small per-element kernels around them (embedding lookup, clip).
+// Norms, rotary embedding and the small per-element kernels around them (embedding lookup, clip, the
+// multipliers of Granite).
 // Host-includable launchers; kernels in norm_rope.cu mirror engine/cpu/kernels.cpp.
 #pragma once
 #include <cuda_runtime.h>
@@ -21,6 +22,12 @@ void launch_rope(float* v, int64_t ld_token, int T, int heads, int head_stride, 
                  const float* cos, const float* sin, bool interleaved, cudaStream_t s, const int* pos_dev = nullptr);
 // v[i] = clamp(v[i], -lim, lim) (OLMoE clip_qkv).
 void launch_clamp(float* v, size_t n, float lim, cudaStream_t s);
+// v[i] *= m (Granite's embedding_multiplier).
+void launch_scale(float* v, size_t n, float m, cudaStream_t s);
+// v[i] /= d (Granite's logits_scaling: a division, as transformers writes it).
+void launch_divide(float* v, size_t n, float d, cudaStream_t s);
+// x[i] += y[i] * m, the product rounded before the sum as on the CPU (Granite's residual_multiplier).
+void launch_add_scaled(float* x, const float* y, size_t n, float m, cudaStream_t s);
 // x[t, :] = float(E[tokens[t], :]).
 void launch_embed(const DMat& E, const int32_t* tokens, int T, float* x, cudaStream_t s);
 

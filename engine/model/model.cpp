@@ -65,6 +65,7 @@ BindFn binder_for(Family f) {
     case Family::Glm4Moe: return families::bind_glm4_moe;
     case Family::Ernie45Moe: return families::bind_ernie4_5_moe;
     case Family::GptOss: return families::bind_gpt_oss;
+    case Family::GraniteMoe: return families::bind_granitemoe;
   }
   return nullptr;
 }

@@ -21,6 +21,7 @@ const char* family_name(Family f) {
     case Family::Glm4Moe: return "glm4_moe";
     case Family::Ernie45Moe: return "ernie4_5_moe";
     case Family::GptOss: return "gpt_oss";
+    case Family::GraniteMoe: return "granitemoe";
   }
   return "?";
 }
@@ -146,6 +147,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
       {"glm4_moe", Family::Glm4Moe, families::parse_glm4_moe},
       {"ernie4_5_moe", Family::Ernie45Moe, families::parse_ernie4_5_moe},
       {"gpt_oss", Family::GptOss, families::parse_gpt_oss},
+      {"granitemoe", Family::GraniteMoe, families::parse_granitemoe},
+      {"granitemoeshared", Family::GraniteMoe, families::parse_granitemoe},
   };
   bool known = false;
   for (const auto& e : table) {

@@ -8,7 +8,7 @@
 
 namespace moescope {
 
-enum class Family { Mixtral, OLMoE, Qwen2Moe, Qwen3Moe, DeepSeekV2, DeepSeekV3, Glm4Moe, Ernie45Moe, GptOss };
+enum class Family { Mixtral, OLMoE, Qwen2Moe, Qwen3Moe, DeepSeekV2, DeepSeekV3, Glm4Moe, Ernie45Moe, GptOss, GraniteMoe };
 const char* family_name(Family f);  // config.json model_type spelling: "mixtral", "olmoe", ...
 
 // How router logits become expert scores (see docs/model-semantics in shared/).
@@ -91,6 +91,12 @@ struct ModelConfig {
   int shared_intermediate_size = 0;  // total width of the shared expert MLP
   bool shared_expert_gate = false;   // Qwen2-MoE sigmoid gate on the shared expert
   float swiglu_limit = 0.0f;      // GPT-OSS clamped SwiGLU (0 = plain SwiGLU)
+
+  // Scalar multipliers (IBM Granite MoE; the defaults leave every other family unchanged):
+  float embedding_multiplier = 1.0f;  // token embeddings * this
+  float residual_multiplier = 1.0f;   // x = x + block output * this, after attention and after the MLP / MoE
+  float attention_multiplier = 0.0f;  // attention score scale instead of 1/sqrt(head_dim) (0 = the default)
+  float logits_scaling = 1.0f;        // logits = lm_head output / this
 
   // FP8 checkpoints (engine/model/fp8.h): F8_E4M3 weights and a scale tensor next to each, W = code * scale.
   //  - quant_method "fp8" (DeepSeek-V3, Qwen3-*-FP8): `<name>_scale_inv` per block of fp8_block_rows x

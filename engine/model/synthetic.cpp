@@ -99,6 +99,14 @@ const std::map<std::string, const char*>& builtin_configs() {
         "num_attention_heads":20,"num_hidden_layers":28,"num_key_value_heads":4,"rms_norm_eps":1e-05,
         "rope_theta":500000,"tie_word_embeddings":true,"torch_dtype":"bfloat16","use_bias":false,
         "vocab_size":103424})"},
+      {"granite-3.1-1b-a400m", R"({"architectures":["GraniteMoeForCausalLM"],"model_type":"granitemoe","attention_bias":false,
+        "attention_dropout":0.0,"attention_multiplier":0.015625,"bos_token_id":0,"embedding_multiplier":12.0,
+        "eos_token_id":0,"hidden_act":"silu","hidden_size":1024,"initializer_range":0.02,"intermediate_size":512,
+        "logits_scaling":6.0,"max_position_embeddings":131072,"num_attention_heads":16,"num_experts_per_tok":8,
+        "num_hidden_layers":24,"num_key_value_heads":8,"num_local_experts":32,"output_router_logits":false,
+        "pad_token_id":0,"residual_multiplier":0.22,"rms_norm_eps":1e-06,"rope_scaling":null,
+        "rope_theta":1500000.0,"router_aux_loss_coef":0.0,"tie_word_embeddings":true,"torch_dtype":"bfloat16",
+        "transformers_version":"4.47.0","use_cache":true,"vocab_size":49155})"},
       {"gpt-oss-20b", R"({"architectures":["GptOssForCausalLM"],"model_type":"gpt_oss","attention_bias":true,
         "eos_token_id":200002,"pad_token_id":199999,"experts_per_token":4,"head_dim":64,"hidden_act":"silu",
         "hidden_size":2880,"initial_context_length":4096,"initializer_range":0.02,"intermediate_size":2880,
@@ -237,6 +245,9 @@ SyntheticPlan plan_synthetic(const std::string& name_or_config, const SyntheticO
   const bool fp8 = opts.fp8;
   if (fp8 && parsed.family == Family::GptOss)
     throw Error(where + ": GPT-OSS is released with MXFP4 experts, not FP8 (its expert format is chosen separately)");
+  if (fp8 && parsed.family == Family::GraniteMoe)
+    throw Error(where + ": Granite MoE keeps its experts in fused 3-D tensors, which the FP8 format (2-D matrices with a "
+                        "block scale grid) does not cover; use --weight-format bf16");
   if (!mxfp4) j.erase("quantization_config");  // weights are written as bf16 (or FP8, below)
   if (fp8)
     j["quantization_config"] = {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"activation_scheme", "dynamic"},
@@ -402,6 +413,18 @@ std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c, bool mxfp4,
       add(m + "experts.down_proj_bias", {E, H}, K::Bias);
       continue;
     }
+    if (c.family == Family::GraniteMoe) {  // the released (legacy) names, fused experts
+      const int64_t I = c.moe_intermediate_size;
+      const std::string g = p + "block_sparse_moe.";
+      add(g + "router.layer.weight", {E, H});
+      add(g + "input_linear.weight", {E, 2 * I, H});
+      add(g + "output_linear.weight", {E, H, I});
+      if (c.shared_intermediate_size > 0) {
+        add(p + "shared_mlp.input_linear.weight", {2 * int64_t(c.shared_intermediate_size), H});
+        add(p + "shared_mlp.output_linear.weight", {H, c.shared_intermediate_size});
+      }
+      continue;
+    }
     add(m + "gate.weight", {E, H});
     if (c.score_correction_bias && c.family == Family::Ernie45Moe)
       add(m + "moe_statics.e_score_correction_bias", {1, E}, K::Bias);
@@ -428,6 +451,7 @@ std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c, bool mxfp4,
   for (auto& t : out) {
     const bool quantize = t.kind == K::Matrix && t.shape.size() == 2 && t.name != "lm_head.weight" &&
                           !ends_with(t.name, "mlp.gate.weight") && !ends_with(t.name, "block_sparse_moe.gate.weight") &&
+                          !ends_with(t.name, "router.layer.weight") &&
                           !ends_with(t.name, "shared_expert_gate.weight");
     if (!quantize) {
       fp8_out.push_back(std::move(t));

@@ -68,11 +68,11 @@ TEST(CliInfo, DemoCheckpoint) {
 
 TEST(CliInfo, FixtureCheckpoints) {
   for (const std::string family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe",
-                                   "ernie4_5_moe"}) {
+                                   "ernie4_5_moe", "granitemoe", "granitemoe_shared"}) {
     SCOPED_TRACE(family);
     const json meta = json::parse(slurp(moescope::test::fixtures_dir() + "/models/" + family + "/meta.json"));
     const json j = info(moescope::test::model_fixture(family));
-    EXPECT_EQ(j["family"], family);
+    EXPECT_EQ(j["family"], family == "granitemoe_shared" ? "granitemoe" : family);  // granitemoeshared: same family
     EXPECT_EQ(j["moe_layers"], meta["moe_layers"]);
     EXPECT_EQ(j["checkpoint_params_match"], true);
     EXPECT_EQ(j["dtypes"], json({"F32"}));
@@ -193,7 +193,7 @@ TEST(CliInfo, Errors) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "moescope info: error: " + dir +
                        "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
-                       "qwen3_moe, deepseek_v2, deepseek_v3, glm4_moe, ernie4_5_moe, gpt_oss)\n");
+                       "qwen3_moe, deepseek_v2, deepseek_v3, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared)\n");
 
   r = run_info("");
   EXPECT_EQ(r.code, 2);

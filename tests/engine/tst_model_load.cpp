@@ -364,7 +364,7 @@ TEST(ModelLoadErrors, UnsupportedArchitectureAndMissingGptOssWeights) {
   const std::string dir = s.write();
   EXPECT_EQ(error_of([&] { Model::load(dir); }),
             dir + "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3, "
-                  "glm4_moe, ernie4_5_moe, gpt_oss)");
+                  "glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared)");
 
   // A released GPT-OSS config with a checkpoint that holds none of its tensors.
   const std::string g = test::temp_dir("load-gptoss");
@@ -536,6 +536,100 @@ TEST(GptOssLoad, FusedExpertsAreTransposedAndDeinterleaved) {
   EXPECT_EQ(m->dtypes(), std::vector<std::string>{"F32"});
   ASSERT_EQ(m->weights().conversions.size(), 1u);
   EXPECT_HAS(m->weights().conversions[0], "transposed and de-interleaved");
+}
+
+// Granite keeps each layer's experts in two fused tensors (input_linear [E, 2I, H]: gate rows, then up rows;
+// output_linear [E, H, I]) and the shared MLP in two more; the bound matrices must be exactly those values.
+TEST(GraniteLoad, FusedExpertsAndSharedMlpAreTheReleasedTensors) {
+  for (const char* family : {"granitemoe", "granitemoe_shared"}) {
+    SCOPED_TRACE(family);
+    auto m = Model::load(test::model_fixture(family));
+    const ModelConfig& c = m->config();
+    ASSERT_EQ(c.family, Family::GraniteMoe);
+    const RawFile f = read_raw(test::model_fixture(family) + "/model.safetensors");
+    const int64_t E = c.num_experts, H = c.hidden_size, I = c.moe_intermediate_size, S = c.shared_intermediate_size;
+    for (int l = 0; l < c.num_layers; ++l) {
+      const std::string p = "model.layers." + std::to_string(l) + ".", m_ = p + "block_sparse_moe.";
+      const LayerWeights& L = m->weights().layers[size_t(l)];
+      ASSERT_TRUE(L.is_moe);
+      EXPECT_EQ(L.moe.router.name, m_ + "router.layer.weight");
+      const RawTensor& gu = raw(f, m_ + "input_linear.weight");
+      const RawTensor& dn = raw(f, m_ + "output_linear.weight");
+      ASSERT_EQ(gu.shape, (std::vector<int64_t>{E, 2 * I, H}));
+      ASSERT_EQ(dn.shape, (std::vector<int64_t>{E, H, I}));
+      ASSERT_EQ(L.moe.experts.size(), size_t(E));
+      for (int64_t e = 0; e < E; ++e) {
+        const FfnWeights& x = L.moe.experts[size_t(e)];
+        ASSERT_EQ(x.gate.shape, (std::vector<int64_t>{I, H}));
+        ASSERT_EQ(x.up.shape, (std::vector<int64_t>{I, H}));
+        ASSERT_EQ(x.down.shape, (std::vector<int64_t>{H, I}));
+        for (int64_t i = 0; i < I; ++i)
+          for (int64_t h = 0; h < H; ++h) {
+            ASSERT_EQ(x.gate.at(i * H + h), raw_f32(gu, (e * 2 * I + i) * H + h)) << l << "/" << e << "/" << i;
+            ASSERT_EQ(x.up.at(i * H + h), raw_f32(gu, (e * 2 * I + I + i) * H + h)) << l << "/" << e << "/" << i;
+            ASSERT_EQ(x.down.at(h * I + i), raw_f32(dn, (e * H + h) * I + i)) << l << "/" << e << "/" << i;
+          }
+      }
+      if (S == 0) {
+        EXPECT_FALSE(L.moe.shared.gate.valid());
+        continue;
+      }
+      const RawTensor& sgu = raw(f, p + "shared_mlp.input_linear.weight");
+      const RawTensor& sdn = raw(f, p + "shared_mlp.output_linear.weight");
+      ASSERT_EQ(sgu.shape, (std::vector<int64_t>{2 * S, H}));
+      ASSERT_EQ(sdn.shape, (std::vector<int64_t>{H, S}));
+      EXPECT_FALSE(L.moe.shared_gate.valid());
+      for (int64_t i = 0; i < S; ++i)
+        for (int64_t h = 0; h < H; ++h) {
+          ASSERT_EQ(L.moe.shared.gate.at(i * H + h), raw_f32(sgu, i * H + h));
+          ASSERT_EQ(L.moe.shared.up.at(i * H + h), raw_f32(sgu, (S + i) * H + h));
+          ASSERT_EQ(L.moe.shared.down.at(h * S + i), raw_f32(sdn, h * S + i));
+        }
+    }
+    int64_t file_params = 0;
+    for (const auto& kv : f) file_params += numel(kv.second.shape);
+    EXPECT_EQ(count_weight_parameters(m->weights()), file_params);
+    EXPECT_EQ(int64_t(count_parameters(c).total), file_params);
+    EXPECT_EQ(m->weights().lm_head.data == m->weights().embed.data, c.tie_word_embeddings);
+  }
+}
+
+// transformers 5 renames Granite's tensors on load (block_sparse_moe.router.weight, experts.gate_up_proj,
+// experts.down_proj); a checkpoint written under those names binds to the same values. A file holding neither
+// layout names what is missing.
+TEST(GraniteLoad, TransformersFiveNamesBindTheSameWeights) {
+  Scratch s("granitemoe_shared");
+  RawFile renamed;
+  for (const auto& [name, t] : s.tensors) {
+    std::string n = name;
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"block_sparse_moe.router.layer.weight", "block_sparse_moe.router.weight"},
+                                   {"block_sparse_moe.input_linear.weight", "block_sparse_moe.experts.gate_up_proj"},
+                                   {"block_sparse_moe.output_linear.weight", "block_sparse_moe.experts.down_proj"}}) {
+      const size_t at = n.find(from);
+      if (at != std::string::npos) n.replace(at, from.size(), to);
+    }
+    renamed[n] = t;
+  }
+  ASSERT_TRUE(renamed.count("model.layers.0.block_sparse_moe.experts.gate_up_proj"));
+  s.tensors = renamed;
+  auto a = Model::load(test::model_fixture("granitemoe_shared"));
+  auto b = Model::load(s.write());
+  const ModelConfig& c = a->config();
+  for (int l = 0; l < c.num_layers; ++l) {
+    const MoeWeights& x = a->weights().layers[size_t(l)].moe;
+    const MoeWeights& y = b->weights().layers[size_t(l)].moe;
+    EXPECT_EQ(y.router.name, "model.layers." + std::to_string(l) + ".block_sparse_moe.router.weight");
+    for (int64_t i = 0; i < x.router.numel(); ++i) ASSERT_EQ(x.router.at(i), y.router.at(i));
+    for (int e = 0; e < c.num_experts; ++e)
+      for (const auto& [p, q] : {std::pair{&x.experts[size_t(e)].gate, &y.experts[size_t(e)].gate},
+                                 {&x.experts[size_t(e)].up, &y.experts[size_t(e)].up},
+                                 {&x.experts[size_t(e)].down, &y.experts[size_t(e)].down}})
+        for (int64_t i = 0; i < p->numel(); ++i) ASSERT_EQ(p->at(i), q->at(i)) << l << "/" << e;
+  }
+  s.tensors.erase("model.layers.1.block_sparse_moe.experts.down_proj");
+  const std::string dir = s.write();
+  EXPECT_HAS(error_of([&] { Model::load(dir); }), "missing 1 tensor(s) required by config.json (granitemoe): "
+                                                  "'model.layers.1.block_sparse_moe.experts.down_proj'");
 }
 
 TEST(GptOssLoad, Mxfp4ExpertsKeepTheirExactValues) {

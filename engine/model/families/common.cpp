@@ -389,30 +389,47 @@ FfnWeights WeightBinder::ffn(const std::string& prefix, int64_t width, const cha
   return f;
 }
 
-std::vector<FfnWeights> WeightBinder::experts(const std::string& px, int64_t I, const char* I_label,
-                                              bool mixtral_names) {
+std::vector<FfnWeights> WeightBinder::fused_experts(const std::string& gate_up, const std::string& down, int64_t I,
+                                                    const char* I_label) {
   const int E = m_cfg.num_experts;
   std::vector<FfnWeights> out(static_cast<size_t>(E));
-  if (has(px + "gate_up_proj") || has(px + "down_proj")) {
-    const Dim Ed{E, "num_experts"}, Hd{m_cfg.hidden_size, "hidden_size"};
-    TensorRef gu = need(px + "gate_up_proj", {Ed, Dim{2 * I, std::string("2*") + I_label}, Hd});
-    TensorRef dn = need(px + "down_proj", {Ed, Hd, Dim{I, I_label}});
-    if (!gu.valid() || !dn.valid()) return out;
-    auto expert = [](const TensorRef& t, int e) {
-      TensorRef r = t.slice_rows(e, 1);
-      r.shape.erase(r.shape.begin());
-      r.name = t.name + "[" + std::to_string(e) + "]";
-      return r;
-    };
-    for (int e = 0; e < E; ++e) {
-      TensorRef g = expert(gu, e);
-      out[size_t(e)].gate = g.slice_rows(0, I);
-      out[size_t(e)].up = g.slice_rows(I, I);
-      out[size_t(e)].down = expert(dn, e);
-    }
-    return out;
+  const Dim Ed{E, "num_experts"}, Hd{m_cfg.hidden_size, "hidden_size"};
+  TensorRef gu = need(gate_up, {Ed, Dim{2 * I, std::string("2*") + I_label}, Hd});
+  TensorRef dn = need(down, {Ed, Hd, Dim{I, I_label}});
+  if (!gu.valid() || !dn.valid()) return out;
+  auto expert = [](const TensorRef& t, int e) {
+    TensorRef r = t.slice_rows(e, 1);
+    r.shape.erase(r.shape.begin());
+    r.name = t.name + "[" + std::to_string(e) + "]";
+    return r;
+  };
+  for (int e = 0; e < E; ++e) {
+    TensorRef g = expert(gu, e);
+    out[size_t(e)].gate = g.slice_rows(0, I);
+    out[size_t(e)].up = g.slice_rows(I, I);
+    out[size_t(e)].down = expert(dn, e);
   }
-  for (int e = 0; e < E; ++e) out[size_t(e)] = ffn(px + std::to_string(e) + ".", I, I_label, mixtral_names);
+  return out;
+}
+
+FfnWeights WeightBinder::fused_ffn(const std::string& gate_up, const std::string& down, int64_t I, const char* I_label) {
+  const Dim Hd{m_cfg.hidden_size, "hidden_size"};
+  FfnWeights f;
+  TensorRef gu = need(gate_up, {Dim{2 * I, std::string("2*") + I_label}, Hd});
+  f.down = need(down, {Hd, Dim{I, I_label}});
+  if (gu.valid()) {
+    f.gate = gu.slice_rows(0, I);
+    f.up = gu.slice_rows(I, I);
+  }
+  return f;
+}
+
+std::vector<FfnWeights> WeightBinder::experts(const std::string& px, int64_t I, const char* I_label,
+                                              bool mixtral_names) {
+  if (has(px + "gate_up_proj") || has(px + "down_proj"))
+    return fused_experts(px + "gate_up_proj", px + "down_proj", I, I_label);
+  std::vector<FfnWeights> out(static_cast<size_t>(m_cfg.num_experts));
+  for (int e = 0; e < m_cfg.num_experts; ++e) out[size_t(e)] = ffn(px + std::to_string(e) + ".", I, I_label, mixtral_names);
   return out;
 }
 

@@ -65,6 +65,7 @@ void check_deepseek_groups(const ConfigReader& r, ModelConfig& c);
 void parse_glm4_moe(const ConfigReader& r, ModelConfig& c);
 void parse_ernie4_5_moe(const ConfigReader& r, ModelConfig& c);
 void parse_gpt_oss(const ConfigReader& r, ModelConfig& c);
+void parse_granitemoe(const ConfigReader& r, ModelConfig& c);  // granitemoe and granitemoeshared
 
 // ---- weight binding ----------------------------------------------------------------------------
 // One expected dimension and the config key it comes from, for messages such as
@@ -98,6 +99,12 @@ class WeightBinder {
   // [E, H, I], in which case every FfnWeights is a view into the fused data.
   std::vector<FfnWeights> experts(const std::string& experts_prefix, int64_t width, const char* width_label,
                                   bool mixtral_names = false);
+  // Routed experts stored as two fused tensors under any names: `gate_up` [E, 2I, H] (gate = rows 0..I-1, up =
+  // rows I..2I-1) and `down` [E, H, I]; every FfnWeights is a view into them.
+  std::vector<FfnWeights> fused_experts(const std::string& gate_up, const std::string& down, int64_t width,
+                                        const char* width_label);
+  // One SwiGLU MLP stored as a fused `gate_up` [2I, H] (gate rows first) and `down` [H, I] (Granite's shared_mlp).
+  FfnWeights fused_ffn(const std::string& gate_up, const std::string& down, int64_t width, const char* width_label);
   // Marks a tensor as understood but not bound (e.g. rotary inv_freq buffers).
   void ignore(const std::string& name);
 
@@ -160,6 +167,7 @@ void bind_deepseek_v3(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_glm4_moe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_ernie4_5_moe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_gpt_oss(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
+void bind_granitemoe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 
 inline std::string layer_prefix(int i) { return "model.layers." + std::to_string(i) + "."; }
 
