@@ -144,6 +144,9 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
       {"qwen3_moe", Family::Qwen3Moe, families::parse_qwen3_moe},
       {"deepseek_v2", Family::DeepSeekV2, families::parse_deepseek_v2},
       {"deepseek_v3", Family::DeepSeekV3, families::parse_deepseek_v3},
+      // Moonshot's Kimi-K2 / Moonlight: DeepseekV3ForCausalLM under its own model_type (Moonshot's deployment guide:
+      // engines without kimi_k2 may set model_type to deepseek_v3).
+      {"kimi_k2", Family::DeepSeekV3, families::parse_deepseek_v3},
       {"glm4_moe", Family::Glm4Moe, families::parse_glm4_moe},
       {"ernie4_5_moe", Family::Ernie45Moe, families::parse_ernie4_5_moe},
       {"gpt_oss", Family::GptOss, families::parse_gpt_oss},

@@ -193,7 +193,7 @@ TEST(CliInfo, Errors) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "moescope info: error: " + dir +
                        "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
-                       "qwen3_moe, deepseek_v2, deepseek_v3, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared)\n");
+                       "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared)\n");
 
   r = run_info("");
   EXPECT_EQ(r.code, 2);

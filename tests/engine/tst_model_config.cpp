@@ -422,6 +422,23 @@ TEST(ModelConfigParse, Granite31ReleasedConfig) {
   EXPECT_EQ(int64_t(n.active), 24 * per_layer + 49155 * 1024 + 1024);
 }
 
+// Kimi-K2 (Moonshot) ships DeepseekV3ForCausalLM weights under model_type "kimi_k2"; Moonshot's deployment
+// guide tells engines without that name to use deepseek_v3. The same config under either name is the same model.
+TEST(ModelConfigParse, KimiK2IsDeepSeekV3) {
+  std::ifstream in(test::fixtures_dir() + "/configs/DeepSeek-V3.json");
+  json j = json::parse(in);
+  const ModelConfig v3 = parse(j);
+  j["model_type"] = "kimi_k2";
+  const ModelConfig k2 = parse(j);
+  EXPECT_EQ(k2.family, Family::DeepSeekV3);
+  EXPECT_EQ(k2.model_type, "kimi_k2");
+  EXPECT_EQ(k2.attention, AttentionKind::MLA);
+  EXPECT_EQ(k2.scoring, v3.scoring);
+  EXPECT_EQ(k2.moe_layer_indices(), v3.moe_layer_indices());
+  EXPECT_EQ(k2.fp8_method, "fp8");
+  EXPECT_EQ(count_parameters(k2).total, count_parameters(v3).total);
+}
+
 TEST(ModelConfigErrors, GraniteMoeMultipliersItCannotUse) {
   for (const char* key : {"logits_scaling", "attention_multiplier"}) {
     for (const json bad : {json(0.0), json(-2.0)}) {
@@ -533,7 +550,7 @@ TEST(ModelConfigErrors, UnsupportedArchitectureNamesFileAndList) {
   j["model_type"] = "llama";
   EXPECT_EQ(error_of(j, "/models/x/config.json"),
             "/models/x/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
-            "qwen3_moe, deepseek_v2, deepseek_v3, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared)");
+            "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared)");
 }
 
 // fuzz_model_config finding (2026-12-01): a non-number rope_parameters.rope_theta escaped as a JSON

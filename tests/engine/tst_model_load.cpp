@@ -364,7 +364,7 @@ TEST(ModelLoadErrors, UnsupportedArchitectureAndMissingGptOssWeights) {
   const std::string dir = s.write();
   EXPECT_EQ(error_of([&] { Model::load(dir); }),
             dir + "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3, "
-                  "glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared)");
+                  "kimi_k2, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared)");
 
   // A released GPT-OSS config with a checkpoint that holds none of its tensors.
   const std::string g = test::temp_dir("load-gptoss");
