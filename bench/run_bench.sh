@@ -6,6 +6,8 @@
 #
 #   bench/run_bench.sh [BUILD_DIR]   (default build/release; needs BUILD_DIR/app/moescope)
 #   env: THREADS=2 PROMPT_LEN=128 GEN=128 ROUNDS=2 SYNTH_LAYERS=2 KEEP=1 (keep temp dir)
+#        SYNTH=olmoe-1b-7b  the synthetic model (a `bench --synthetic` name or config.json; reported as "olmoe"
+#                           when it is the default, else as "synthetic"); SYNTH_LAYERS=0 keeps the planner's choice
 #        PYTHON=...  the peer's interpreter (default: bench/.venv-peer/bin/python, see below)
 #
 # The peer's torch comes from PyPI, in a virtual environment this script makes on first use
@@ -37,8 +39,13 @@ export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads"
 peer_policies="${PEER_OMP_WAIT_POLICIES:-ACTIVE PASSIVE}"
 
 demo="$root/datasets/moescope-demo-mixtral"
-synth="$tmp/olmoe-synthetic"
-"$bin" bench --synthetic olmoe-1b-7b --layers "$layers" --synthetic-dir "$synth" --write-only > "$tmp/synth-plan.json"
+synth_model="${SYNTH:-olmoe-1b-7b}"
+synth_case=olmoe
+[ "$synth_model" = olmoe-1b-7b ] || synth_case=synthetic
+synth="$tmp/synthetic-model"
+layer_args=()
+[ "$layers" = 0 ] || layer_args=(--layers "$layers")
+"$bin" bench --synthetic "$synth_model" "${layer_args[@]}" --synthetic-dir "$synth" --write-only > "$tmp/synth-plan.json"
 
 run_peer() {  # dir ids out-prefix: one run per OpenMP wait policy -> <prefix>.<POLICY>.json
   local pol
@@ -61,16 +68,16 @@ run_case() {  # name dir
 }
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 run_case demo "$demo"
-run_case olmoe "$synth"
+run_case "$synth_case" "$synth"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-"$py" - "$tmp" "$rounds" "$threads" "$load_before" "$load_after" <<'PY'
+"$py" - "$tmp" "$rounds" "$threads" "$load_before" "$load_after" "$synth_case" <<'PY'
 import glob, json, os, sys
-tmp, rounds, threads, lb, la = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+tmp, rounds, threads, lb, la, synth_case = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
 out = {"threads": threads, "rounds": rounds, "loadavg_before": lb, "loadavg_after": la,
        "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
        "synthetic_plan": json.load(open(os.path.join(tmp, "synth-plan.json"))).get("synthetic")}
-for name in ("demo", "olmoe"):
+for name in ("demo", synth_case):
     ours = [json.load(open(os.path.join(tmp, f"{name}.ours.{r}.json"))) for r in range(rounds)]
     peer = []
     for r in range(rounds):
