@@ -1,7 +1,9 @@
 // `moescope info MODEL|config.json`: a JSON summary of a checkpoint (loaded and checked: dtypes, files,
 // parameters counted from the tensors) or of a bare config.json (architecture and parameter counts).
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -27,6 +29,13 @@ const char* scoring_name(RouterScoring s) {
     case RouterScoring::TopKSoftmax: return "topk_softmax";
   }
   return "?";
+}
+
+// A float as the shortest decimal that reads back as it (0.22f prints 0.22, not 0.2199999988).
+double shortest(float v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::strtod(std::string(buf, r.ptr).c_str(), nullptr);
 }
 
 ojson describe(const ModelConfig& c) {
@@ -98,6 +107,11 @@ ojson describe(const ModelConfig& c) {
     r["routed_scaling_factor"] = c.routed_scaling_factor;
   j["router"] = r;
   j["tie_word_embeddings"] = c.tie_word_embeddings;
+  if (c.family == Family::GraniteMoe)  // the scalars that make Granite's numbers what they are
+    j["multipliers"] = {{"embedding", shortest(c.embedding_multiplier)},
+                        {"attention", shortest(c.attention_multiplier)},
+                        {"residual", shortest(c.residual_multiplier)},
+                        {"logits_scaling", shortest(c.logits_scaling)}};
   if (!c.fp8_method.empty()) {  // FP8 checkpoint: how its weights are stored (engine/model/fp8.h)
     ojson q = {{"method", c.fp8_method}, {"format", "e4m3"}, {"scales", c.fp8_strategy}};
     if (c.fp8_strategy == "block") q["weight_block_size"] = {c.fp8_block_rows, c.fp8_block_cols};

@@ -84,6 +84,16 @@ TEST(CliInfo, FixtureCheckpoints) {
     EXPECT_GT(4 * params + 20000, file);
     if (family == "olmoe") EXPECT_NE(j["warnings"][0].get<std::string>().find("50279"), std::string::npos);
     if (family == "deepseek_v3") EXPECT_EQ(j["shared_experts"], 1);
+    if (family.rfind("granitemoe", 0) == 0) {  // as in the fixture's config.json
+      const json cfg = json::parse(slurp(moescope::test::model_fixture(family) + "/config.json"));
+      EXPECT_FLOAT_EQ(j["multipliers"]["embedding"].get<float>(), cfg["embedding_multiplier"].get<float>());
+      EXPECT_FLOAT_EQ(j["multipliers"]["attention"].get<float>(), cfg["attention_multiplier"].get<float>());
+      EXPECT_FLOAT_EQ(j["multipliers"]["residual"].get<float>(), cfg["residual_multiplier"].get<float>());
+      EXPECT_FLOAT_EQ(j["multipliers"]["logits_scaling"].get<float>(), cfg["logits_scaling"].get<float>());
+      EXPECT_EQ(j["shared_experts"], family == "granitemoe_shared" ? 1 : 0);
+    } else {
+      EXPECT_FALSE(j.contains("multipliers"));
+    }
   }
 }
 
