@@ -10,9 +10,9 @@
 namespace moescope::views {
 
 ScoreKind score_kind_for_family(const std::string& family) {
-  // DeepSeek-V3 and GLM-4.5 score experts with sigmoid; every other supported family (DeepSeek-V2 too) with
-  // softmax.
-  if (family == "deepseek_v3" || family == "glm4_moe") return ScoreKind::Sigmoid;
+  // DeepSeek-V3, GLM-4.5 and dots.llm1 score experts with sigmoid; every other supported family (DeepSeek-V2 too)
+  // with softmax.
+  if (family == "deepseek_v3" || family == "glm4_moe" || family == "dots1") return ScoreKind::Sigmoid;
   return ScoreKind::Softmax;
 }
 
@@ -81,7 +81,8 @@ int experts_per_token(const RunData& run) {
 
 std::string group_limit_note(const RunData& run) {
   if (run.family == "ernie4_5_moe") return "chosen on probability + correction bias";
-  if (run.family != "deepseek_v2" && run.family != "deepseek_v3" && run.family != "glm4_moe") return {};
+  if (run.family != "deepseek_v2" && run.family != "deepseek_v3" && run.family != "glm4_moe" && run.family != "dots1")
+    return {};
   auto j = nlohmann::json::parse(run.model_config, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return {};
   auto int_of = [&j](const char* key) {

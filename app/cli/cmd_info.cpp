@@ -103,7 +103,7 @@ ojson describe(const ModelConfig& c) {
   }
   if (c.score_correction_bias) r["correction_bias"] = true;
   if (c.routed_scaling_factor != 1.0f || c.family == Family::DeepSeekV2 || c.family == Family::DeepSeekV3 ||
-      c.family == Family::Glm4Moe)
+      c.family == Family::Glm4Moe || c.family == Family::Dots1)
     r["routed_scaling_factor"] = c.routed_scaling_factor;
   j["router"] = r;
   j["tie_word_embeddings"] = c.tie_word_embeddings;

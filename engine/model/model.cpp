@@ -66,6 +66,7 @@ BindFn binder_for(Family f) {
     case Family::Ernie45Moe: return families::bind_ernie4_5_moe;
     case Family::GptOss: return families::bind_gpt_oss;
     case Family::GraniteMoe: return families::bind_granitemoe;
+    case Family::Dots1: return families::bind_dots1;
   }
   return nullptr;
 }

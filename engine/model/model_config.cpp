@@ -22,6 +22,7 @@ const char* family_name(Family f) {
     case Family::Ernie45Moe: return "ernie4_5_moe";
     case Family::GptOss: return "gpt_oss";
     case Family::GraniteMoe: return "granitemoe";
+    case Family::Dots1: return "dots1";
   }
   return "?";
 }
@@ -152,6 +153,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
       {"gpt_oss", Family::GptOss, families::parse_gpt_oss},
       {"granitemoe", Family::GraniteMoe, families::parse_granitemoe},
       {"granitemoeshared", Family::GraniteMoe, families::parse_granitemoe},
+      {"dots1", Family::Dots1, families::parse_dots1},
   };
   bool known = false;
   for (const auto& e : table) {

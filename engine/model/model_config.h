@@ -8,7 +8,7 @@
 
 namespace moescope {
 
-enum class Family { Mixtral, OLMoE, Qwen2Moe, Qwen3Moe, DeepSeekV2, DeepSeekV3, Glm4Moe, Ernie45Moe, GptOss, GraniteMoe };
+enum class Family { Mixtral, OLMoE, Qwen2Moe, Qwen3Moe, DeepSeekV2, DeepSeekV3, Glm4Moe, Ernie45Moe, GptOss, GraniteMoe, Dots1 };
 const char* family_name(Family f);  // config.json model_type spelling: "mixtral", "olmoe", ...
 
 // How router logits become expert scores (see docs/model-semantics in shared/).

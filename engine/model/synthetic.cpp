@@ -433,6 +433,7 @@ std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c, bool mxfp4,
     for (int e = 0; e < c.num_experts; ++e) ffn(m + "experts." + std::to_string(e) + ".", c.moe_intermediate_size, mixtral);
     if (c.num_shared_experts > 0 && c.shared_intermediate_size > 0) {
       if (c.family == Family::DeepSeekV2 || c.family == Family::DeepSeekV3 || c.family == Family::Glm4Moe ||
+          c.family == Family::Dots1 ||
           c.family == Family::Ernie45Moe) {
         ffn(m + "shared_experts.", c.shared_intermediate_size, false);
       } else {

@@ -439,6 +439,42 @@ TEST(ModelConfigParse, KimiK2IsDeepSeekV3) {
   EXPECT_EQ(count_parameters(k2).total, count_parameters(v3).total);
 }
 
+// dots.llm1: Qwen3's attention (per-head q/k norm) with DeepSeek-V3's router, shared experts and dense prefix;
+// sliding-window layers exactly where Dots1Config puts them (from max_window_layers on, when sliding_window is set).
+TEST(ModelConfigParse, Dots1RouterAndAttentionLayers) {
+  json j = fixture_config("dots1");
+  ModelConfig d = parse(j);
+  EXPECT_EQ(d.family, Family::Dots1);
+  EXPECT_EQ(d.scoring, RouterScoring::SigmoidGroupTopK);
+  EXPECT_TRUE(d.score_correction_bias);
+  EXPECT_EQ(d.n_group, 4);
+  EXPECT_EQ(d.topk_group, 2);
+  EXPECT_TRUE(d.norm_topk_prob);
+  EXPECT_FLOAT_EQ(d.routed_scaling_factor, 2.5f);
+  EXPECT_TRUE(d.qk_norm_per_head);
+  EXPECT_EQ(d.shared_intermediate_size, 2 * 32);
+  EXPECT_EQ(d.moe_layer_indices(), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(d.sliding_window, 0);
+  j.erase("layer_types");
+  j.erase("sliding_window");
+  j.erase("max_window_layers");  // defaults 4096 and 62: every layer of this 4-layer model is full
+  EXPECT_EQ(parse(j).sliding_window, 0);
+  j["sliding_window"] = 8;
+  j["max_window_layers"] = 2;
+  d = parse(j);
+  EXPECT_EQ(d.sliding_window, 8);
+  EXPECT_EQ(d.layer_sliding, (std::vector<bool>{false, false, true, true}));
+  j["use_sliding_window"] = false;  // not a Dots1Config key: transformers ignores it, and so do we
+  EXPECT_EQ(parse(j).layer_sliding, (std::vector<bool>{false, false, true, true}));
+  j["layer_types"] = {"sliding_attention", "full_attention", "full_attention", "full_attention"};
+  EXPECT_EQ(parse(j).layer_sliding, (std::vector<bool>{true, false, false, false}));
+  j["sliding_window"] = nullptr;
+  EXPECT_EQ(error_of(j), "dir/config.json: \"layer_types\" has sliding_attention layers but no \"sliding_window\"");
+  j = fixture_config("dots1");
+  j["topk_group"] = 5;
+  EXPECT_EQ(error_of(j), "dir/config.json: n_group must divide n_routed_experts and 0 < topk_group <= n_group");
+}
+
 TEST(ModelConfigErrors, GraniteMoeMultipliersItCannotUse) {
   for (const char* key : {"logits_scaling", "attention_multiplier"}) {
     for (const json bad : {json(0.0), json(-2.0)}) {
@@ -550,7 +586,7 @@ TEST(ModelConfigErrors, UnsupportedArchitectureNamesFileAndList) {
   j["model_type"] = "llama";
   EXPECT_EQ(error_of(j, "/models/x/config.json"),
             "/models/x/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
-            "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared)");
+            "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared, dots1)");
 }
 
 // fuzz_model_config finding (2026-12-01): a non-number rope_parameters.rope_theta escaped as a JSON

@@ -144,6 +144,11 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
       EXPECT_EQ(L.attn.q_bias.shape, shapes.at(p + "self_attn.q_proj.bias"));
       EXPECT_FALSE(L.attn.o_bias.valid());
     }
+    if (family == "dots1") {  // DeepSeek-V3's MoE tensors beside Qwen3's attention
+      EXPECT_EQ(L.moe.correction_bias.shape, shapes.at(p + "mlp.gate.e_score_correction_bias"));
+      EXPECT_EQ(L.moe.shared.up.shape, shapes.at(p + "mlp.shared_experts.up_proj.weight"));
+      EXPECT_EQ(L.attn.q_norm.shape, shapes.at(p + "self_attn.q_norm.weight"));
+    }
     if (family == "ernie4_5_moe") {
       EXPECT_EQ(L.moe.correction_bias.shape, shapes.at(p + "mlp.moe_statics.e_score_correction_bias"));
       EXPECT_EQ(L.moe.shared.up.shape, shapes.at(p + "mlp.shared_experts.up_proj.weight"));
@@ -177,7 +182,7 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
 
 INSTANTIATE_TEST_SUITE_P(Families, FixtureLoad,
                          ::testing::Values("mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3",
-                                           "glm4_moe", "ernie4_5_moe"));
+                                           "glm4_moe", "ernie4_5_moe", "dots1"));
 
 TEST(ModelLoad, OlmoeEosOutsideVocabularyIsAWarning) {
   auto m = Model::load(test::model_fixture("olmoe"));
@@ -364,7 +369,7 @@ TEST(ModelLoadErrors, UnsupportedArchitectureAndMissingGptOssWeights) {
   const std::string dir = s.write();
   EXPECT_EQ(error_of([&] { Model::load(dir); }),
             dir + "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3, "
-                  "kimi_k2, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared)");
+                  "kimi_k2, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared, dots1)");
 
   // A released GPT-OSS config with a checkpoint that holds none of its tensors.
   const std::string g = test::temp_dir("load-gptoss");

@@ -77,6 +77,11 @@ class TestRoutingMath : public QObject {
     r.model_config = R"({"n_group":1,"topk_group":1,"routed_scaling_factor":2.5})";
     QCOMPARE(QString::fromStdString(group_limit_note(r)), QString::fromUtf8("weights \u00d7 2.5"));
     QCOMPARE(score_kind_for_family("glm4_moe"), ScoreKind::Sigmoid);
+    r.family = "dots1";  // dots.llm1: DeepSeek-V3's router too
+    r.model_config = R"({"n_group":4,"topk_group":2,"routed_scaling_factor":2.5})";
+    QCOMPARE(QString::fromStdString(group_limit_note(r)),
+             QString::fromUtf8("chosen within the best 2 of 4 expert groups; weights \u00d7 2.5"));
+    QCOMPARE(score_kind_for_family("dots1"), ScoreKind::Sigmoid);
     r.family = "ernie4_5_moe";
     QCOMPARE(QString::fromStdString(group_limit_note(r)), QString::fromUtf8("chosen on probability + correction bias"));
     QCOMPARE(score_kind_for_family("ernie4_5_moe"), ScoreKind::Softmax);

@@ -214,6 +214,21 @@ void parse_qwen_moe_layers(const ConfigReader& r, ModelConfig& c) {
                                 std::find(dense.begin(), dense.end(), i) == dense.end();
 }
 
+bool read_layer_types(const ConfigReader& r, ModelConfig& c) {
+  c.layer_sliding.assign(size_t(c.num_layers), false);
+  if (!r.has("layer_types")) return false;
+  const json& lt = r.j["layer_types"];
+  if (!lt.is_array() || lt.size() != size_t(c.num_layers)) r.fail("\"layer_types\" must list every layer");
+  for (size_t i = 0; i < lt.size(); ++i) {
+    if (!lt[i].is_string()) r.fail("\"layer_types\" entries must be strings");
+    const std::string& t = lt[i].get_ref<const std::string&>();
+    if (t != "sliding_attention" && t != "full_attention")
+      r.fail("\"layer_types\" entry '" + t + "' is not sliding_attention or full_attention");
+    c.layer_sliding[i] = t == "sliding_attention";
+  }
+  return true;
+}
+
 void reject_qwen_sliding_window(const ConfigReader& r, const ModelConfig& c) {
   if (!r.get_bool("use_sliding_window", false)) return;
   const int w = r.get_int("sliding_window", 0);

@@ -46,6 +46,9 @@ void parse_common_base(const ConfigReader& r, ModelConfig& c);
 void parse_rope(const ConfigReader& r, ModelConfig& c);
 // Qwen-style dense layers: mlp_only_layers + decoder_sparse_step.
 void parse_qwen_moe_layers(const ConfigReader& r, ModelConfig& c);
+// "layer_types" (one "sliding_attention" / "full_attention" per layer) into c.layer_sliding, which is sized to
+// num_layers and all false when the key is absent; returns whether it was present.
+bool read_layer_types(const ConfigReader& r, ModelConfig& c);
 // Qwen2/Qwen3 use_sliding_window: rejected when it would limit attention below the context length.
 void reject_qwen_sliding_window(const ConfigReader& r, const ModelConfig& c);
 
@@ -66,6 +69,7 @@ void parse_glm4_moe(const ConfigReader& r, ModelConfig& c);
 void parse_ernie4_5_moe(const ConfigReader& r, ModelConfig& c);
 void parse_gpt_oss(const ConfigReader& r, ModelConfig& c);
 void parse_granitemoe(const ConfigReader& r, ModelConfig& c);  // granitemoe and granitemoeshared
+void parse_dots1(const ConfigReader& r, ModelConfig& c);
 
 // ---- weight binding ----------------------------------------------------------------------------
 // One expected dimension and the config key it comes from, for messages such as
@@ -168,6 +172,7 @@ void bind_glm4_moe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_ernie4_5_moe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_gpt_oss(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_granitemoe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
+void bind_dots1(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 
 inline std::string layer_prefix(int i) { return "model.layers." + std::to_string(i) + "."; }
 

@@ -33,20 +33,8 @@ void parse_gpt_oss(const ConfigReader& r, ModelConfig& c) {
   if (!(c.swiglu_limit > 0)) r.fail("\"swiglu_limit\" must be positive");
   c.sliding_window = r.get_int("sliding_window", 0);
   if (c.sliding_window < 0) r.fail("\"sliding_window\" must not be negative");
-  c.layer_sliding.assign(size_t(c.num_layers), false);
-  if (r.has("layer_types")) {
-    const json& lt = r.j["layer_types"];
-    if (!lt.is_array() || lt.size() != size_t(c.num_layers)) r.fail("\"layer_types\" must list every layer");
-    for (size_t i = 0; i < lt.size(); ++i) {
-      if (!lt[i].is_string()) r.fail("\"layer_types\" entries must be strings");
-      const std::string& t = lt[i].get_ref<const std::string&>();
-      if (t != "sliding_attention" && t != "full_attention")
-        r.fail("\"layer_types\" entry '" + t + "' is not sliding_attention or full_attention");
-      c.layer_sliding[i] = t == "sliding_attention";
-    }
-  } else {
+  if (!read_layer_types(r, c))
     for (int i = 0; i < c.num_layers; ++i) c.layer_sliding[size_t(i)] = i % 2 == 0;  // GPT-OSS alternates
-  }
   c.layer_is_moe.assign(size_t(c.num_layers), true);
 }
 
