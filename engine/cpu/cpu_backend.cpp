@@ -168,16 +168,12 @@ const float* CpuBackend::forward(const ForwardArgs& a) {
   return m_logits.data();
 }
 
-// x += out * residual_multiplier (Granite; 1 elsewhere, where the product is exact): the rounding of
-// transformers' `residual + hidden_states * residual_multiplier`.
+// x += out * residual_multiplier: the rounding of transformers' `residual + hidden_states * residual_multiplier`
+// (Granite; the multiplier is 1 elsewhere, where the product is exact and this is the plain residual add).
 void CpuBackend::add_residual(const float* out, int T) {
   const float m = m_cfg.residual_multiplier;
   const size_t n = size_t(T) * size_t(m_cfg.hidden_size);
-  if (m == 1.0f) {
-    for (size_t i = 0; i < n; ++i) m_x[i] += out[i];
-  } else {
-    for (size_t i = 0; i < n; ++i) m_x[i] += out[i] * m;
-  }
+  for (size_t i = 0; i < n; ++i) m_x[i] += out[i] * m;
 }
 
 std::unique_ptr<Backend> make_cpu_backend(std::shared_ptr<const Model> model, int threads, int max_context) {
