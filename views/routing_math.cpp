@@ -81,6 +81,16 @@ int experts_per_token(const RunData& run) {
 
 std::string group_limit_note(const RunData& run) {
   if (run.family == "ernie4_5_moe") return "chosen on probability + correction bias";
+  if (run.family == "phimoe") {  // sparsemixer: the weights are not the softmax over all experts, nor renormalised
+    auto j = nlohmann::json::parse(run.model_config, nullptr, /*allow_exceptions=*/false);
+    double eps = 0.01;  // PhimoeConfig's default router_jitter_noise
+    if (j.is_object() && j.contains("router_jitter_noise") && j["router_jitter_noise"].is_number())
+      eps = j["router_jitter_noise"].get<double>();
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "sparsemixer: each weight is a softmax over the logits within %g%% of that round's best",
+                  200.0 * eps);
+    return buf;
+  }
   if (run.family != "deepseek_v2" && run.family != "deepseek_v3" && run.family != "glm4_moe" && run.family != "dots1")
     return {};
   auto j = nlohmann::json::parse(run.model_config, nullptr, /*allow_exceptions=*/false);

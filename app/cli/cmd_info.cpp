@@ -27,6 +27,7 @@ const char* scoring_name(RouterScoring s) {
     case RouterScoring::SoftmaxGroupTopK: return "softmax_group_topk";
     case RouterScoring::SigmoidGroupTopK: return "sigmoid_group_topk";
     case RouterScoring::TopKSoftmax: return "topk_softmax";
+    case RouterScoring::SparseMixer: return "sparsemixer";
   }
   return "?";
 }
@@ -84,7 +85,12 @@ ojson describe(const ModelConfig& c) {
   ojson rope;
   rope["type"] = c.rope.type;
   rope["theta"] = c.rope.theta;
-  if (c.rope.type != "default") rope["factor"] = c.rope.factor;
+  if (c.rope.type != "default" && c.rope.type != "longrope") rope["factor"] = c.rope.factor;
+  if (c.rope.type == "longrope") {  // the engine runs the short factors only: its context stops at the original length
+    rope["original_max_position_embeddings"] = int64_t(c.rope.original_max_position);
+    if (c.rope.short_mscale > 0) rope["short_mscale"] = c.rope.short_mscale;
+    rope["context_limit"] = int64_t(c.rope.original_max_position);
+  }
   if (c.rope.type == "yarn") {
     rope["original_max_position_embeddings"] = c.rope.original_max_position;
     if (c.rope.mscale != 1.0) rope["mscale"] = c.rope.mscale;
@@ -102,11 +108,14 @@ ojson describe(const ModelConfig& c) {
     r["topk_group"] = c.topk_group;
   }
   if (c.score_correction_bias) r["correction_bias"] = true;
+  if (c.scoring == RouterScoring::SparseMixer) r["jitter_eps"] = shortest(c.router_jitter_noise);
   if (c.routed_scaling_factor != 1.0f || c.family == Family::DeepSeekV2 || c.family == Family::DeepSeekV3 ||
       c.family == Family::Glm4Moe || c.family == Family::Dots1)
     r["routed_scaling_factor"] = c.routed_scaling_factor;
   j["router"] = r;
   j["tie_word_embeddings"] = c.tie_word_embeddings;
+  if (c.layer_norm) j["norm"] = "layernorm";
+  if (c.lm_head_bias) j["lm_head_bias"] = true;
   if (c.family == Family::GraniteMoe)  // the scalars that make Granite's numbers what they are
     j["multipliers"] = {{"embedding", shortest(c.embedding_multiplier)},
                         {"attention", shortest(c.attention_multiplier)},

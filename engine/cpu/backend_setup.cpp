@@ -110,6 +110,27 @@ void build_rope_tables(const ModelConfig& c, int rot_dim, int ctx, std::vector<f
       const float extrap_factor = 1.0f - ramp;
       inv[size_t(i)] = interp * (1.0f - extrap_factor) + extrap * extrap_factor;
     }
+  } else if (r.type == "longrope") {
+    // transformers' _compute_longrope_parameters for sequences up to original_max_position_embeddings (the
+    // backends cap the context there, see longrope_context_limit): 1 / (short_factor[i] * base^(2i/dim)) in fp32;
+    // cos/sin times short_mscale (PhiMoE's rotary embedding), else attention_factor, else
+    // sqrt(1 + ln(max_position / original) / ln(original)).
+    if (int(r.short_factor.size()) != half)
+      throw Error(c.config_path + ": longrope factors have " + std::to_string(r.short_factor.size()) +
+                  " entries, the rotary dimension " + std::to_string(rot_dim) + " needs " + std::to_string(half));
+    for (int i = 0; i < half; ++i) {
+      const float e = float(2 * i) / float(rot_dim);
+      inv[size_t(i)] = 1.0f / (float(r.short_factor[size_t(i)]) * std::pow(base, e));
+    }
+    if (r.short_mscale > 0) {
+      attention_factor = float(r.short_mscale);
+    } else if (r.attention_factor > 0) {
+      attention_factor = float(r.attention_factor);
+    } else {
+      const double orig = r.original_max_position;
+      const double factor = c.max_position_embeddings > 0 ? c.max_position_embeddings / orig : 1.0;
+      attention_factor = factor <= 1.0 ? 1.0f : float(std::sqrt(1.0 + std::log(factor) / std::log(orig)));
+    }
   } else if (r.type != "default" && !r.type.empty()) {
     throw Error(c.config_path + ": rope type '" + r.type + "' is not implemented");
   }
@@ -122,6 +143,19 @@ void build_rope_tables(const ModelConfig& c, int rot_dim, int ctx, std::vector<f
       sin[size_t(p) * half + i] = float(std::sin(double(angle))) * attention_factor;
     }
   }
+}
+
+int context_limit(const ModelConfig& c, int requested, int fallback) {
+  int ctx = requested > 0 ? requested : fallback;
+  if (c.rope.type == "longrope" && c.rope.original_max_position > 0 && ctx > int(c.rope.original_max_position)) {
+    const int limit = int(c.rope.original_max_position);
+    if (requested > 0)
+      throw Error(c.config_path + ": a context of " + std::to_string(requested) + " positions needs longrope's long factors (beyond " +
+                  std::to_string(limit) + " = original_max_position_embeddings), which are not implemented; at most " +
+                  std::to_string(limit));
+    ctx = limit;
+  }
+  return ctx;
 }
 
 float attention_scale(const ModelConfig& c) {

@@ -41,8 +41,7 @@ CpuBackend::CpuBackend(std::shared_ptr<const Model> model, int threads, int max_
   cpu::validate_weights(c, m_model->weights(), m_kdim, m_vdim);
 
   const double bytes_per_pos = double(c.num_layers) * (m_kdim + m_vdim) * sizeof(float);
-  int ctx = max_context > 0 ? max_context : c.max_position_embeddings;
-  if (ctx <= 0) ctx = 4096;
+  int ctx = cpu::context_limit(c, max_context, c.max_position_embeddings > 0 ? c.max_position_embeddings : 4096);
   if (max_context <= 0) ctx = int(std::min<double>(ctx, std::max(256.0, kCacheBudgetBytes / bytes_per_pos)));
   m_ctx = ctx;
   for (int l = 0; l < c.num_layers; ++l) {
@@ -134,14 +133,13 @@ const float* CpuBackend::forward(const ForwardArgs& a) {
   for (int l = 0; l < c.num_layers; ++l) {
     check_cancel();
     const LayerWeights& L = w.layers[size_t(l)];
-    for (int t = 0; t < T; ++t)
-      cpu::rmsnorm(m_x.data() + size_t(t) * H, L.input_norm, H, c.rms_norm_eps, m_xn.data() + size_t(t) * H);
+    for (int t = 0; t < T; ++t) norm(m_x.data() + size_t(t) * H, L.input_norm, L.input_norm_bias, m_xn.data() + size_t(t) * H);
     if (c.attention == AttentionKind::MLA)
       attention_mla(l, T, a.first_position);
     else
       attention_gqa(l, T, a.first_position);
     for (int t = 0; t < T; ++t)
-      cpu::rmsnorm(m_x.data() + size_t(t) * H, L.post_attention_norm, H, c.rms_norm_eps, m_xn.data() + size_t(t) * H);
+      norm(m_x.data() + size_t(t) * H, L.post_attention_norm, L.post_attention_norm_bias, m_xn.data() + size_t(t) * H);
     if (L.is_moe) {
       moe_block(l, T, a);
     } else {
@@ -155,17 +153,24 @@ const float* CpuBackend::forward(const ForwardArgs& a) {
   // Final norm: every row when all logits or the residual stream are wanted, else only the last.
   const bool all_rows = a.all_logits || a.observer;
   const int first_row = all_rows ? 0 : T - 1;
-  for (int t = first_row; t < T; ++t)
-    cpu::rmsnorm(m_x.data() + size_t(t) * H, w.final_norm, H, c.rms_norm_eps, m_xn.data() + size_t(t) * H);
+  for (int t = first_row; t < T; ++t) norm(m_x.data() + size_t(t) * H, w.final_norm, w.final_norm_bias, m_xn.data() + size_t(t) * H);
   if (a.observer) a.observer->on_hidden(c.num_layers, a.first_position, T, H, m_xn.data());
   const int out_rows = a.all_logits ? T : 1;
   if (m_logits.size() < size_t(out_rows) * c.vocab_size) m_logits.resize(size_t(out_rows) * c.vocab_size);
   const int out_first = a.all_logits ? 0 : T - 1;
-  cpu::linear(m_pool, m_xn.data() + size_t(out_first) * H, H, out_rows, w.lm_head, nullptr, m_logits.data(),
+  cpu::linear(m_pool, m_xn.data() + size_t(out_first) * H, H, out_rows, w.lm_head, &w.lm_head_bias, m_logits.data(),
               c.vocab_size);
   if (c.logits_scaling != 1.0f)  // Granite: a division, as transformers writes it
     for (size_t i = 0; i < size_t(out_rows) * c.vocab_size; ++i) m_logits[i] /= c.logits_scaling;
   return m_logits.data();
+}
+
+// The decoder's norms: RMSNorm, or LayerNorm with its bias (PhiMoE), both with eps = rms_norm_eps.
+void CpuBackend::norm(const float* x, const TensorRef& w, const TensorRef& b, float* y) const {
+  if (m_cfg.layer_norm)
+    cpu::layernorm(x, w, b, m_cfg.hidden_size, m_cfg.rms_norm_eps, y);
+  else
+    cpu::rmsnorm(x, w, m_cfg.hidden_size, m_cfg.rms_norm_eps, y);
 }
 
 // x += out * residual_multiplier: the rounding of transformers' `residual + hidden_states * residual_multiplier`

@@ -42,6 +42,7 @@ class CpuBackend final : public Backend {
   void ffn(const FfnWeights& w, const float* x, int rows, float* out) { ffn(w, x, rows, out, m_gate.data(), m_up.data()); }
   void ffn(const FfnWeights& w, const float* x, int rows, float* out, float* gate, float* up);
   void moe_block(int layer, int T, const ForwardArgs& args);
+  void norm(const float* x, const TensorRef& w, const TensorRef& b, float* y) const;
   void add_residual(const float* out, int T);  // m_x += out * residual_multiplier over T rows
   void routed_experts_one_by_one(const MoeWeights& mw, int T, const RoutingDecision& d);
   bool routed_experts_in_parallel(const MoeWeights& mw, int T, const RoutingDecision& d);

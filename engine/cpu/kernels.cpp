@@ -249,6 +249,32 @@ void rmsnorm(const float* x, const TensorRef& w, int64_t n, float eps, float* y)
   }
 }
 
+namespace {
+// Element i of a norm vector as fp32, with the common dtypes read directly.
+inline float norm_value(const TensorRef& w, int64_t i) {
+  if (w.dtype == DType::F32) return reinterpret_cast<const float*>(w.data)[i];
+  if (w.dtype == DType::BF16) return bf16_to_f32(reinterpret_cast<const uint16_t*>(w.data)[i]);
+  return w.at(i);
+}
+}  // namespace
+
+void layernorm(const float* x, const TensorRef& w, const TensorRef& b, int64_t n, float eps, float* y) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  const double mean = sum / double(n);
+  double ss = 0.0;
+  for (int64_t i = 0; i < n; ++i) ss += (double(x[i]) - mean) * (double(x[i]) - mean);
+  const float rstd = 1.0f / std::sqrt(float(ss / double(n)) + eps);  // biased variance, as torch
+  // torch's CPU kernel: (x * rstd + (-mean * rstd)) * weight + bias
+  const float shift = -float(mean) * rstd;
+  for (int64_t i = 0; i < n; ++i) {
+    float v = x[i] * rstd + shift;
+    if (w.valid()) v *= norm_value(w, i);
+    if (b.valid()) v += norm_value(b, i);
+    y[i] = v;
+  }
+}
+
 void softmax(float* x, int n) {
   if (n <= 0) return;
   float m = x[0];

@@ -39,6 +39,9 @@ void linear_multi(ThreadPool& pool, const float* x, int64_t ldx, int T, const Li
 
 // y = x * rsqrt(mean(x^2) + eps) * w over n values (w may be invalid: no scale). In place is allowed.
 void rmsnorm(const float* x, const TensorRef& w, int64_t n, float eps, float* y);
+// y = (x - mean) / sqrt(var + eps) * w + b over n values (biased variance; w or b may be invalid: no scale /
+// no shift), as torch.nn.LayerNorm. In place is allowed.
+void layernorm(const float* x, const TensorRef& w, const TensorRef& b, int64_t n, float eps, float* y);
 
 // Numerically stable softmax in place.
 void softmax(float* x, int n);

@@ -64,6 +64,10 @@ const Model& checked(const std::shared_ptr<const Model>& m) {
                 std::to_string(c.num_layers));
   if (c.attention == AttentionKind::GQA && (c.num_kv_heads <= 0 || c.num_heads % c.num_kv_heads != 0))
     throw Error(c.config_path + ": num_attention_heads must be a multiple of num_key_value_heads");
+  if (c.layer_norm || c.lm_head_bias || c.scoring == RouterScoring::SparseMixer || c.rope.type == "longrope")
+    throw Error(c.config_path + ": " + family_name(c.family) +
+                " (LayerNorm, lm_head bias, the sparsemixer router, longrope) is not implemented on the CUDA backend; "
+                "run it on the CPU backend");
   return *m;
 }
 

@@ -192,6 +192,8 @@ RouterParams native_router_params(const ModelConfig& c, int num_experts, int k) 
     case RouterScoring::SoftmaxGroupTopK: p.scoring = DeviceScoring::SoftmaxGroupTopK; break;
     case RouterScoring::SigmoidGroupTopK: p.scoring = DeviceScoring::SigmoidGroupTopK; break;
     case RouterScoring::TopKSoftmax: p.scoring = DeviceScoring::TopKSoftmax; break;
+    case RouterScoring::SparseMixer:
+      throw Error(c.config_path + ": the sparsemixer router is not implemented on the CUDA backend");
   }
   p.renormalise = c.norm_topk_prob || c.family == Family::Mixtral;
   p.n_group = c.n_group;

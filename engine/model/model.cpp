@@ -67,6 +67,7 @@ BindFn binder_for(Family f) {
     case Family::GptOss: return families::bind_gpt_oss;
     case Family::GraniteMoe: return families::bind_granitemoe;
     case Family::Dots1: return families::bind_dots1;
+    case Family::PhiMoE: return families::bind_phimoe;
   }
   return nullptr;
 }
@@ -76,10 +77,12 @@ void for_each_tensor(const ModelWeights& w, F&& f) {
   auto ffn = [&](const FfnWeights& x) {
     for (const TensorRef* t : {&x.gate, &x.up, &x.down, &x.gate_bias, &x.up_bias, &x.down_bias}) f(*t);
   };
-  for (const TensorRef* t : {&w.embed, &w.final_norm, &w.lm_head}) f(*t);
+  for (const TensorRef* t : {&w.embed, &w.final_norm, &w.final_norm_bias, &w.lm_head, &w.lm_head_bias}) f(*t);
   for (const auto& L : w.layers) {
     f(L.input_norm);
     f(L.post_attention_norm);
+    f(L.input_norm_bias);
+    f(L.post_attention_norm_bias);
     const auto& a = L.attn;
     for (const TensorRef* t : {&a.q, &a.k, &a.v, &a.o, &a.q_bias, &a.k_bias, &a.v_bias, &a.o_bias, &a.q_norm,
                                &a.k_norm, &a.sinks, &a.q_a, &a.q_a_norm, &a.q_b, &a.kv_a, &a.kv_a_norm, &a.kv_b})

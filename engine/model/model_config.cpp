@@ -23,6 +23,7 @@ const char* family_name(Family f) {
     case Family::GptOss: return "gpt_oss";
     case Family::GraniteMoe: return "granitemoe";
     case Family::Dots1: return "dots1";
+    case Family::PhiMoE: return "phimoe";
   }
   return "?";
 }
@@ -154,6 +155,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
       {"granitemoe", Family::GraniteMoe, families::parse_granitemoe},
       {"granitemoeshared", Family::GraniteMoe, families::parse_granitemoe},
       {"dots1", Family::Dots1, families::parse_dots1},
+      {"phimoe", Family::PhiMoE, families::parse_phimoe},
   };
   bool known = false;
   for (const auto& e : table) {

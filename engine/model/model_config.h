@@ -8,7 +8,7 @@
 
 namespace moescope {
 
-enum class Family { Mixtral, OLMoE, Qwen2Moe, Qwen3Moe, DeepSeekV2, DeepSeekV3, Glm4Moe, Ernie45Moe, GptOss, GraniteMoe, Dots1 };
+enum class Family { Mixtral, OLMoE, Qwen2Moe, Qwen3Moe, DeepSeekV2, DeepSeekV3, Glm4Moe, Ernie45Moe, GptOss, GraniteMoe, Dots1, PhiMoE };
 const char* family_name(Family f);  // config.json model_type spelling: "mixtral", "olmoe", ...
 
 // How router logits become expert scores (see docs/model-semantics in shared/).
@@ -19,6 +19,8 @@ enum class RouterScoring {
                     // "group_limited_greedy")
   SigmoidGroupTopK, // sigmoid, + correction bias for selection, group-limited top-k (DeepSeek-V3, GLM-4.5)
   TopKSoftmax,      // top-k on raw logits, softmax over the k (GPT-OSS)
+  SparseMixer,      // Phi-3.5-MoE: k rounds of "best remaining logit, softmax over the logits within a relative
+                    // 2*router_jitter_noise of it, weight = its probability" (transformers' sparsemixer, eval)
 };
 
 enum class AttentionKind { GQA, MLA };
@@ -35,6 +37,10 @@ struct RopeConfig {
   bool truncate = true;           // yarn: round the correction range to integers (GPT-OSS sets false)
   bool interleaved = false;       // DeepSeek: rope on interleaved pairs
   double partial_rotary_factor = 1.0;
+  // longrope (Phi-3.5): inverse frequencies divided by short_factor up to original_max_position positions,
+  // by long_factor beyond; cos/sin times short_mscale / long_mscale (0 = derive from the lengths)
+  std::vector<double> short_factor, long_factor;
+  double short_mscale = 0, long_mscale = 0;
 };
 
 struct ModelConfig {
@@ -54,6 +60,8 @@ struct ModelConfig {
   float rms_norm_eps = 1e-5f;
   RopeConfig rope;
   bool tie_word_embeddings = false;
+  bool layer_norm = false;        // PhiMoE: LayerNorm (weight and bias, eps = rms_norm_eps) instead of RMSNorm
+  bool lm_head_bias = false;      // PhiMoE
   std::string hidden_act = "silu";
 
   // attention
@@ -87,6 +95,7 @@ struct ModelConfig {
   bool score_correction_bias = false;  // e_score_correction_bias added for the choice (DeepSeek-V3, GLM, ERNIE)
   int n_group = 1, topk_group = 1;
   float routed_scaling_factor = 1.0f;  // DeepSeek: multiplies the final weights (1 elsewhere)
+  float router_jitter_noise = 0.0f;    // SparseMixer: the relative logit gap (x 2) within which experts share the softmax
   int num_shared_experts = 0;     // DeepSeek n_shared_experts, Qwen2-MoE: 1 when shared_expert_intermediate_size > 0
   int shared_intermediate_size = 0;  // total width of the shared expert MLP
   bool shared_expert_gate = false;   // Qwen2-MoE sigmoid gate on the shared expert

@@ -41,6 +41,7 @@ struct MoeWeights {
 struct LayerWeights {
   TensorRef input_norm;              // [H]
   TensorRef post_attention_norm;     // [H]
+  TensorRef input_norm_bias, post_attention_norm_bias;  // [H], LayerNorm models (PhiMoE) only
   AttentionWeights attn;
   bool is_moe = false;
   FfnWeights mlp;                    // dense layers
@@ -50,7 +51,9 @@ struct LayerWeights {
 struct ModelWeights {
   TensorRef embed;                   // [V, H]
   TensorRef final_norm;              // [H]
+  TensorRef final_norm_bias;         // [H], LayerNorm models (PhiMoE) only
   TensorRef lm_head;                 // [V, H] (== embed when tied)
+  TensorRef lm_head_bias;            // [V] (PhiMoE lm_head_bias)
   std::vector<LayerWeights> layers;
   // Weights the loader had to rewrite rather than map (GPT-OSS: fused experts transposed and de-interleaved,
   // MXFP4 experts dequantized to bf16); the TensorRefs above point into these buffers.

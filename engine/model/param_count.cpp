@@ -39,12 +39,14 @@ ParamCounts count_parameters(const ModelConfig& c) {
   const double H = c.hidden_size;
   ParamCounts p;
   p.embedding = double(c.vocab_size) * H;
-  double total = p.embedding + H;  // embedding + final norm
+  const double norm = c.layer_norm ? 2 * H : H;  // LayerNorm: weight and bias
+  double total = p.embedding + norm;  // embedding + final norm
   if (!c.tie_word_embeddings) total += p.embedding;
+  if (c.lm_head_bias) total += c.vocab_size;
   double inactive = 0;
   const bool expert_bias = c.family == Family::GptOss;
   for (int i = 0; i < c.num_layers; ++i) {
-    total += 2 * H + attention_params(c);
+    total += 2 * norm + attention_params(c);
     const bool moe = i < int(c.layer_is_moe.size()) && c.layer_is_moe[size_t(i)];
     if (!moe) {
       total += ffn_params(c, c.intermediate_size, false);

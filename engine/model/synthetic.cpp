@@ -342,8 +342,10 @@ std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c, bool mxfp4,
   const int64_t H = c.hidden_size, V = c.vocab_size;
   add("model.embed_tokens.weight", {V, H}, K::Embedding);
   add("model.norm.weight", {H}, K::Norm);
+  if (c.layer_norm) add("model.norm.bias", {H}, K::Bias);
   if (!c.tie_word_embeddings) add("lm_head.weight", {V, H});
-  const bool mixtral = c.family == Family::Mixtral;
+  if (c.lm_head_bias) add("lm_head.bias", {V}, K::Bias);
+  const bool mixtral = c.family == Family::Mixtral || c.family == Family::PhiMoE;  // block_sparse_moe, w1/w3/w2
   auto ffn = [&](const std::string& p, int64_t I, bool mixtral_names) {
     add(p + (mixtral_names ? "w1.weight" : "gate_proj.weight"), {I, H});
     add(p + (mixtral_names ? "w3.weight" : "up_proj.weight"), {I, H});
@@ -353,6 +355,10 @@ std::vector<SyntheticTensor> synthetic_tensors(const ModelConfig& c, bool mxfp4,
     const std::string p = "model.layers." + std::to_string(i) + ".";
     add(p + "input_layernorm.weight", {H}, K::Norm);
     add(p + "post_attention_layernorm.weight", {H}, K::Norm);
+    if (c.layer_norm) {
+      add(p + "input_layernorm.bias", {H}, K::Bias);
+      add(p + "post_attention_layernorm.bias", {H}, K::Bias);
+    }
     const std::string s = p + "self_attn.";
     if (c.attention == AttentionKind::MLA) {
       const int64_t qk = c.qk_nope_head_dim + c.qk_rope_head_dim;

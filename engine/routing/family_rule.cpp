@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "engine/model/model_config.h"
+#include "engine/routing/sparsemixer.h"
 
 namespace moescope {
 
@@ -160,6 +161,9 @@ int family_topk(const FamilyRow& row, const float* logits, int k, int32_t* exper
       for (int i = 0; i < chosen; ++i) weights[i] /= sum;
       break;
     }
+    case RouterScoring::SparseMixer:
+      chosen = sparsemixer_route(logits, E, k, cfg.router_jitter_noise, row.disabled, experts, weights);
+      break;
     case RouterScoring::SigmoidGroupTopK: {
       deepseek_choice_scores(row, logits, sig, choice, kept);
       rank_by_key(choice.data(), E, order);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/model/model_config.h"
+#include "engine/routing/sparsemixer.h"
 #include "engine/routing/strategy.h"
 #include "engine/util/error.h"
 
@@ -190,6 +191,14 @@ void route_native(const RouterInput& in, RoutingDecision& out) {
     case RouterScoring::TopKSoftmax:
       topk_softmax(in, out, k);
       break;
+    case RouterScoring::SparseMixer: {
+      // PhimoeTopKRouter -> sparsemixer: always two rounds (the config loader insists on k = 2)
+      const int E = in.num_experts;
+      for (int t = 0; t < in.tokens; ++t)
+        sparsemixer_route(in.logits + size_t(t) * E, E, k, c.router_jitter_noise, nullptr,
+                          out.experts.data() + size_t(t) * k, out.weights.data() + size_t(t) * k);
+      break;
+    }
   }
 }
 

@@ -215,7 +215,7 @@ TEST(CliBench, WriteOnlyKeepsARealCheckpoint) {
 
 TEST(Synthetic, CheckpointsForEveryFixtureFamilyLoadThroughTheLoader) {
   for (const char* family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe",
-                             "ernie4_5_moe", "granitemoe", "granitemoe_shared", "dots1"}) {
+                             "ernie4_5_moe", "granitemoe", "granitemoe_shared", "dots1", "phimoe"}) {
     SCOPED_TRACE(family);
     const std::string cfg = moescope::test::model_fixture(family) + "/config.json";
     const auto plan = moescope::plan_synthetic(cfg);
@@ -339,7 +339,7 @@ TEST(Synthetic, GptOssCheckpointsInBothExpertFormats) {
 // initializer_range's spread (the codes are the bf16 generator's values rounded to E4M3).
 TEST(Synthetic, Fp8CheckpointsForEveryFixtureFamily) {
   for (const char* family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe",
-                             "ernie4_5_moe", "dots1"}) {
+                             "ernie4_5_moe", "dots1", "phimoe"}) {
     SCOPED_TRACE(family);
     const std::string cfg = moescope::test::model_fixture(family) + "/config.json";
     moescope::SyntheticOptions o;

@@ -68,7 +68,7 @@ TEST(CliInfo, DemoCheckpoint) {
 
 TEST(CliInfo, FixtureCheckpoints) {
   for (const std::string family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe",
-                                   "ernie4_5_moe", "granitemoe", "granitemoe_shared", "dots1"}) {
+                                   "ernie4_5_moe", "granitemoe", "granitemoe_shared", "dots1", "phimoe"}) {
     SCOPED_TRACE(family);
     const json meta = json::parse(slurp(moescope::test::fixtures_dir() + "/models/" + family + "/meta.json"));
     const json j = info(moescope::test::model_fixture(family));
@@ -203,7 +203,7 @@ TEST(CliInfo, Errors) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "moescope info: error: " + dir +
                        "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
-                       "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared, dots1)\n");
+                       "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared, dots1, phimoe)\n");
 
   r = run_info("");
   EXPECT_EQ(r.code, 2);

@@ -307,6 +307,24 @@ TEST(Kernels, RmsNorm) {
   EXPECT_NEAR(x[2], 3.0 / std::sqrt(ms), 1e-6);
 }
 
+// torch.nn.LayerNorm: biased variance, eps inside the root, then weight and bias (PhiMoE's norms).
+TEST(Kernels, LayerNormMatchesTheDefinition) {
+  std::vector<float> x = {1.0f, -2.0f, 3.0f, 0.5f, 100.25f}, w = {1.0f, 0.5f, 2.0f, -1.0f, 0.25f},
+                     b = {0.1f, -0.2f, 0.0f, 3.0f, -1.0f}, y(5);
+  cpu::layernorm(x.data(), f32_vector(w), f32_vector(b), 5, 1e-5f, y.data());
+  double mean = 0, var = 0;
+  for (float v : x) mean += v / 5.0;
+  for (float v : x) var += (v - mean) * (v - mean) / 5.0;
+  for (int i = 0; i < 5; ++i) EXPECT_NEAR(y[i], (x[i] - mean) / std::sqrt(var + 1e-5) * w[i] + b[i], 2e-6) << i;
+  // in place, no weight and no bias: zero mean, unit variance
+  cpu::layernorm(x.data(), TensorRef{}, TensorRef{}, 5, 0.0f, x.data());
+  double m2 = 0, v2 = 0;
+  for (float v : x) m2 += v / 5.0;
+  for (float v : x) v2 += v * v / 5.0;
+  EXPECT_NEAR(m2, 0.0, 1e-6);
+  EXPECT_NEAR(v2, 1.0, 1e-5);
+}
+
 TEST(Kernels, SoftmaxSumsToOneAndKeepsRatios) {
   std::vector<float> v = {1000.0f, 999.0f, 998.0f};  // large values: needs the max shift
   cpu::softmax(v.data(), 3);

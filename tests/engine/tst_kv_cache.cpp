@@ -78,7 +78,7 @@ TEST_P(KvCache, DecodingMatchesFullForward) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, KvCache, ::testing::Values("mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe", "ernie4_5_moe", "granitemoe", "granitemoe_shared", "dots1", "gpt_oss",
+INSTANTIATE_TEST_SUITE_P(Families, KvCache, ::testing::Values("mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe", "ernie4_5_moe", "granitemoe", "granitemoe_shared", "dots1", "phimoe", "gpt_oss",
                                            "gpt_oss_mxfp4", "qwen3_moe_fp8"),
                          [](const auto& info) { return info.param; });
 

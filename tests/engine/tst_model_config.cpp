@@ -586,7 +586,7 @@ TEST(ModelConfigErrors, UnsupportedArchitectureNamesFileAndList) {
   j["model_type"] = "llama";
   EXPECT_EQ(error_of(j, "/models/x/config.json"),
             "/models/x/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, "
-            "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared, dots1)");
+            "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared, dots1, phimoe)");
 }
 
 // fuzz_model_config finding (2026-12-01): a non-number rope_parameters.rope_theta escaped as a JSON
@@ -613,8 +613,11 @@ TEST(ModelConfigErrors, UnimplementedValuesAreErrors) {
   j = fixture_config("mixtral");
   j.erase("rope_parameters");
   j["rope_theta"] = 10000.0;
-  j["rope_scaling"] = {{"type", "longrope"}, {"factor", 2.0}};
-  EXPECT_NE(error_of(j).find("rope_scaling: RoPE type 'longrope' is not supported"), std::string::npos);
+  j["rope_scaling"] = {{"type", "longrope"}, {"factor", 2.0}};  // longrope needs its per-frequency factors
+  EXPECT_NE(error_of(j).find("rope_scaling: longrope RoPE scaling needs a non-empty \"short_factor\" list"),
+            std::string::npos);
+  j["rope_scaling"] = {{"type", "su"}, {"factor", 2.0}};
+  EXPECT_NE(error_of(j).find("rope_scaling: RoPE type 'su' is not supported"), std::string::npos);
 
   j = fixture_config("qwen2_moe");
   j["use_sliding_window"] = true;
@@ -684,4 +687,58 @@ TEST(ModelConfig, Fp8QuantizationConfig) {
   EXPECT_EQ(c.fp8_block_rows, 0);
   ASSERT_EQ(c.warnings.size(), 1u);
   EXPECT_NE(c.warnings[0].find("quantization_config (\"awq\") present"), std::string::npos);
+}
+
+// Phi-3.5-MoE: LayerNorm with biases, attention and lm_head biases, the sparsemixer router with its jitter eps, and
+// longrope factors, read from transformers 5's rope_parameters and from the released checkpoint's older form
+// (top-level rope_theta, "rope_scaling" with "type": "longrope").
+TEST(ModelConfigParse, PhiMoeLayerNormSparseMixerAndLongrope) {
+  json j = fixture_config("phimoe");
+  const ModelConfig c = parse(j);
+  EXPECT_EQ(c.family, Family::PhiMoE);
+  EXPECT_TRUE(c.layer_norm);
+  EXPECT_TRUE(c.lm_head_bias);
+  EXPECT_TRUE(c.qkv_bias);
+  EXPECT_TRUE(c.o_bias);
+  EXPECT_EQ(c.scoring, RouterScoring::SparseMixer);
+  EXPECT_FLOAT_EQ(c.router_jitter_noise, 0.25f);
+  EXPECT_EQ(c.num_experts_per_tok, 2);
+  EXPECT_EQ(c.rope.type, "longrope");
+  ASSERT_EQ(c.rope.short_factor.size(), 8u);
+  EXPECT_DOUBLE_EQ(c.rope.short_factor[1], j["rope_parameters"]["short_factor"][1].get<double>());
+  EXPECT_DOUBLE_EQ(c.rope.short_mscale, 1.25);
+  EXPECT_DOUBLE_EQ(c.rope.original_max_position, 1024);
+
+  json old = j;  // as Phi-3.5-MoE-instruct's config.json writes it
+  old.erase("rope_parameters");
+  old["rope_theta"] = 10000.0;
+  old["rope_scaling"] = j["rope_parameters"];
+  old["rope_scaling"].erase("rope_theta");
+  old["rope_scaling"].erase("rope_type");
+  old["rope_scaling"]["type"] = "longrope";
+  const ModelConfig o = parse(old);
+  EXPECT_EQ(o.rope.type, "longrope");
+  EXPECT_EQ(o.rope.short_factor, c.rope.short_factor);
+  EXPECT_EQ(o.rope.long_factor, c.rope.long_factor);
+
+  EXPECT_DOUBLE_EQ(o.rope.theta, 10000.0);
+  old.erase("rope_theta");  // PhimoeConfig's default_theta, unlike Mixtral's 1e4 fallback
+  EXPECT_DOUBLE_EQ(parse(old).rope.theta, 1e6);
+
+  json bad = j;
+  bad["num_experts_per_tok"] = 3;
+  EXPECT_EQ(error_of(bad), "dir/config.json: num_experts_per_tok is 3, but Phi-MoE's sparsemixer router always picks 2 "
+                           "experts (as transformers runs it)");
+  bad = j;
+  bad["router_jitter_noise"] = -0.1;
+  EXPECT_NE(error_of(bad).find("\"router_jitter_noise\" must be a non-negative number"), std::string::npos);
+  bad = j;
+  bad["rope_parameters"]["short_factor"].erase(0);
+  EXPECT_NE(error_of(bad).find("\"short_factor\" and \"long_factor\" differ in length (7 and 8)"), std::string::npos);
+  bad["rope_parameters"]["long_factor"].erase(0);
+  EXPECT_EQ(error_of(bad), "dir/config.json: longrope factors have 7 entries, the rotary dimension 16 needs 8");
+  bad = j;
+  bad["rope_parameters"]["short_factor"][2] = "x";
+  EXPECT_NE(error_of(bad).find("rope_parameters.short_factor: every factor must be a positive number, got \"x\""),
+            std::string::npos);
 }

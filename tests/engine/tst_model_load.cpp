@@ -80,7 +80,7 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
   EXPECT_EQ(c.hidden_size, cs["hidden_size"].get<int>());
   EXPECT_EQ(c.num_layers, cs["num_hidden_layers"].get<int>());
   EXPECT_EQ(c.num_heads, cs["num_attention_heads"].get<int>());
-  EXPECT_EQ(c.num_experts, cs.value("num_experts", cs.value("n_routed_experts", cs.value("moe_num_experts", -1))));
+  EXPECT_EQ(c.num_experts, cs.value("num_experts", cs.value("n_routed_experts", cs.value("moe_num_experts", cs.value("num_local_experts", -1)))));
   EXPECT_EQ(c.num_experts_per_tok, cs.value("num_experts_per_tok", cs.value("moe_k", -1)));
   EXPECT_EQ(c.moe_layer_indices(), meta["moe_layers"].get<std::vector<int>>());
   EXPECT_EQ(model->dtypes(), std::vector<std::string>{"F32"});
@@ -117,15 +117,16 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
       continue;
     }
     ASSERT_EQ(L.moe.experts.size(), size_t(c.num_experts));
-    const std::string moe = family == "mixtral" ? p + "block_sparse_moe." : p + "mlp.";
+    const bool hub_mixtral = family == "mixtral" || family == "phimoe";  // block_sparse_moe, experts.E.w1/w3/w2
+    const std::string moe = hub_mixtral ? p + "block_sparse_moe." : p + "mlp.";
     EXPECT_EQ(L.moe.router.shape, shapes.at(moe + "gate.weight"));
     EXPECT_EQ(L.moe.router.name, moe + "gate.weight");
     for (int e = 0; e < c.num_experts; ++e) {
       const std::string ep = moe + "experts." + std::to_string(e) + ".";
       const auto& x = L.moe.experts[size_t(e)];
-      EXPECT_EQ(x.gate.name, ep + (family == "mixtral" ? "w1.weight" : "gate_proj.weight"));
-      EXPECT_EQ(x.up.name, ep + (family == "mixtral" ? "w3.weight" : "up_proj.weight"));
-      EXPECT_EQ(x.down.name, ep + (family == "mixtral" ? "w2.weight" : "down_proj.weight"));
+      EXPECT_EQ(x.gate.name, ep + (hub_mixtral ? "w1.weight" : "gate_proj.weight"));
+      EXPECT_EQ(x.up.name, ep + (hub_mixtral ? "w3.weight" : "up_proj.weight"));
+      EXPECT_EQ(x.down.name, ep + (hub_mixtral ? "w2.weight" : "down_proj.weight"));
       EXPECT_EQ(x.gate.shape, shapes.at(x.gate.name));
       EXPECT_EQ(x.down.shape, shapes.at(x.down.name));
     }
@@ -148,6 +149,11 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
       EXPECT_EQ(L.moe.correction_bias.shape, shapes.at(p + "mlp.gate.e_score_correction_bias"));
       EXPECT_EQ(L.moe.shared.up.shape, shapes.at(p + "mlp.shared_experts.up_proj.weight"));
       EXPECT_EQ(L.attn.q_norm.shape, shapes.at(p + "self_attn.q_norm.weight"));
+    }
+    if (family == "phimoe") {  // LayerNorm biases and attention biases beside Mixtral's MoE tensors
+      EXPECT_EQ(L.input_norm_bias.shape, shapes.at(p + "input_layernorm.bias"));
+      EXPECT_EQ(L.post_attention_norm_bias.shape, shapes.at(p + "post_attention_layernorm.bias"));
+      EXPECT_EQ(L.attn.o_bias.shape, shapes.at(p + "self_attn.o_proj.bias"));
     }
     if (family == "ernie4_5_moe") {
       EXPECT_EQ(L.moe.correction_bias.shape, shapes.at(p + "mlp.moe_statics.e_score_correction_bias"));
@@ -182,7 +188,7 @@ TEST_P(FixtureLoad, LoadsWithShapesAndCountsOfMeta) {
 
 INSTANTIATE_TEST_SUITE_P(Families, FixtureLoad,
                          ::testing::Values("mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3",
-                                           "glm4_moe", "ernie4_5_moe", "dots1"));
+                                           "glm4_moe", "ernie4_5_moe", "dots1", "phimoe"));
 
 TEST(ModelLoad, OlmoeEosOutsideVocabularyIsAWarning) {
   auto m = Model::load(test::model_fixture("olmoe"));
@@ -369,7 +375,7 @@ TEST(ModelLoadErrors, UnsupportedArchitectureAndMissingGptOssWeights) {
   const std::string dir = s.write();
   EXPECT_EQ(error_of([&] { Model::load(dir); }),
             dir + "/config.json: unsupported architecture 'llama' (supported: mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3, "
-                  "kimi_k2, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared, dots1)");
+                  "kimi_k2, glm4_moe, ernie4_5_moe, gpt_oss, granitemoe, granitemoeshared, dots1, phimoe)");
 
   // A released GPT-OSS config with a checkpoint that holds none of its tensors.
   const std::string g = test::temp_dir("load-gptoss");

@@ -93,7 +93,7 @@ TEST(Safetensors, ReadsHandWrittenBytes) {
 }
 
 TEST(Safetensors, ReferenceFileMatchesMeta) {
-  for (const std::string family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe", "ernie4_5_moe", "granitemoe", "granitemoe_shared", "dots1", "gpt_oss", "gpt_oss_mxfp4", "qwen3_moe_fp8"}) {
+  for (const std::string family : {"mixtral", "olmoe", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe", "ernie4_5_moe", "granitemoe", "granitemoe_shared", "dots1", "phimoe", "gpt_oss", "gpt_oss_mxfp4", "qwen3_moe_fp8"}) {
     SCOPED_TRACE(family);
     std::ifstream in(test::fixtures_dir() + "/models/" + family + "/meta.json");
     const json meta = json::parse(in);

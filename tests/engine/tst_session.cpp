@@ -282,3 +282,22 @@ TEST(Session, TextPromptsOnTheDemo) {
 }
 
 }  // namespace
+
+// longrope models (Phi-3.5-MoE) switch every position to the long factors past original_max_position_embeddings,
+// which is not implemented: the context stops there (1024 in the phimoe fixture), by default and when asked for
+// more, with an error that says why.
+TEST(Session, LongropeContextStopsAtTheOriginalLength) {
+  SessionOptions o;
+  EXPECT_EQ(Session(fixture("phimoe"), nullptr, o).max_context(), 1024);
+  o.max_context = 1025;
+  try {
+    Session too_long(fixture("phimoe"), nullptr, o);
+    FAIL() << "a context past original_max_position_embeddings was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs longrope's long factors (beyond 1024 = original_max_position_embeddings)"),
+              std::string::npos)
+        << e.what();
+  }
+  o.max_context = 1024;
+  EXPECT_EQ(Session(fixture("phimoe"), nullptr, o).max_context(), 1024);
+}

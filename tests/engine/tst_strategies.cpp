@@ -67,6 +67,8 @@ ModelConfig make_config(Family family, int experts, int k, int layers = 4) {
       c.score_correction_bias = true;
       break;
     case Family::GptOss: c.scoring = RouterScoring::TopKSoftmax; c.router_bias = true; break;
+    case Family::PhiMoE: c.scoring = RouterScoring::SparseMixer; c.router_jitter_noise = 0.2f; break;
+    default: break;
   }
   return c;
 }
@@ -199,6 +201,54 @@ TEST(Strategies, TopKWithTheNativeKEqualsNative) {
       EXPECT_EQ(via_spec.experts, native.experts);
       EXPECT_EQ(via_spec.weights, native.weights);
     }
+  }
+}
+
+// Phi-MoE's sparsemixer written out from its definition in double precision: per round, the best logit m among
+// the experts still in the running; the others enter the softmax only when (m - s_j) / max(|s_j|, m) <= 2 eps.
+void expect_sparsemixer(const ModelConfig& c, const RoutingDecision& d, const std::vector<float>& lg, int k,
+                        const std::set<int>& removed = {}) {
+  const int E = c.num_experts, T = int(lg.size()) / E;
+  const double limit = 2.0 * double(c.router_jitter_noise);
+  ASSERT_EQ(d.k_max, k);
+  int mixed = 0;
+  for (int t = 0; t < T; ++t) {
+    const float* s = lg.data() + size_t(t) * E;
+    std::set<int> out = removed;
+    for (int r = 0; r < k; ++r) {
+      int best = -1;
+      for (int e = 0; e < E; ++e)
+        if (!out.count(e) && (best < 0 || s[e] > s[best])) best = e;
+      const double m = s[best];
+      double sum = 0;
+      int members = 0;
+      for (int e = 0; e < E; ++e) {
+        if (out.count(e)) continue;
+        if ((m - s[e]) / std::max(std::fabs(double(s[e])), m) > limit) continue;
+        sum += std::exp(double(s[e]) - m);
+        ++members;
+      }
+      mixed += members > 1;
+      EXPECT_EQ(d.experts[size_t(t) * k + r], best) << "token " << t << " round " << r;
+      EXPECT_NEAR(d.weights[size_t(t) * k + r], 1.0 / sum, 1e-6) << "token " << t << " round " << r;
+      out.insert(best);
+    }
+  }
+  EXPECT_GT(mixed, 0) << "no round had several experts inside the threshold: the softmax part went untested";
+  EXPECT_LT(mixed, T * k) << "every round had several experts: the mask went untested";
+}
+
+TEST(Strategies, PhiMoeSparseMixerNativeTopKAndMaskFollowTheDefinition) {
+  const ModelConfig c = make_config(Family::PhiMoE, 8, 2);
+  for (uint32_t seed = 0; seed < 4; ++seed) {
+    Batch b(c, random_logits(40, 8, 300 + seed, 1.0f), 0, true);
+    RoutingDecision native;
+    route_native(b.in, native);
+    expect_sparsemixer(c, native, b.logits, 2);
+    // more rounds with topk, the same rule; experts masked by `mask` never enter a round's softmax
+    expect_sparsemixer(c, run("topk:3", c, b), b.logits, 3);
+    RoutingDecision masked = run("mask:*.2", c, b);
+    expect_sparsemixer(c, masked, b.logits, 2, {2});
   }
 }
 

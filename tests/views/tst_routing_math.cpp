@@ -82,6 +82,11 @@ class TestRoutingMath : public QObject {
     QCOMPARE(QString::fromStdString(group_limit_note(r)),
              QString::fromUtf8("chosen within the best 2 of 4 expert groups; weights \u00d7 2.5"));
     QCOMPARE(score_kind_for_family("dots1"), ScoreKind::Sigmoid);
+    r.family = "phimoe";  // Phi-3.5-MoE: sparsemixer, the threshold 2 x router_jitter_noise as a percentage
+    r.model_config = R"({"router_jitter_noise":0.01})";
+    QCOMPARE(QString::fromStdString(group_limit_note(r)),
+             QString::fromUtf8("sparsemixer: each weight is a softmax over the logits within 2% of that round's best"));
+    QCOMPARE(score_kind_for_family("phimoe"), ScoreKind::Softmax);
     r.family = "ernie4_5_moe";
     QCOMPARE(QString::fromStdString(group_limit_note(r)), QString::fromUtf8("chosen on probability + correction bias"));
     QCOMPARE(score_kind_for_family("ernie4_5_moe"), ScoreKind::Softmax);

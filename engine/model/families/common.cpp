@@ -192,7 +192,37 @@ void parse_rope(const ConfigReader& r, ModelConfig& c) {
     if (sc->contains("truncate") && (*sc)["truncate"].is_boolean()) rope.truncate = (*sc)["truncate"].get<bool>();
     return;
   }
-  r.fail(where + ": RoPE type '" + type + "' is not supported (supported: default, linear, yarn)");
+  if (type == "longrope") {
+    // Phi-3 / Phi-3.5: per-frequency factors for the original context (short) and beyond it (long).
+    auto factors = [&](const char* key) {
+      if (!sc->contains(key) || !(*sc)[key].is_array() || (*sc)[key].empty())
+        r.fail(where + ": longrope RoPE scaling needs a non-empty \"" + std::string(key) + "\" list");
+      std::vector<double> f;
+      for (const auto& v : (*sc)[key]) {
+        if (!v.is_number() || !(v.get<double>() > 0) || !std::isfinite(v.get<double>()))
+          r.fail(where + "." + key + ": every factor must be a positive number, got " + v.dump());
+        f.push_back(v.get<double>());
+      }
+      return f;
+    };
+    rope.short_factor = factors("short_factor");
+    rope.long_factor = factors("long_factor");
+    if (rope.short_factor.size() != rope.long_factor.size())
+      r.fail(where + ": \"short_factor\" and \"long_factor\" differ in length (" + std::to_string(rope.short_factor.size()) +
+             " and " + std::to_string(rope.long_factor.size()) + ")");
+    rope.original_max_position = num("original_max_position_embeddings", 0);
+    if (rope.original_max_position <= 0) rope.original_max_position = r.get_double("original_max_position_embeddings", 0);
+    if (rope.original_max_position <= 0) rope.original_max_position = c.max_position_embeddings;
+    if (!(rope.original_max_position > 0))
+      r.fail(where + ": longrope RoPE scaling needs \"original_max_position_embeddings\"");
+    rope.short_mscale = num("short_mscale", 0);
+    rope.long_mscale = num("long_mscale", 0);
+    rope.attention_factor = num("attention_factor", 0);
+    if (rope.short_mscale < 0 || rope.long_mscale < 0 || rope.attention_factor < 0)
+      r.fail(where + ": longrope mscale / attention_factor must not be negative");
+    return;
+  }
+  r.fail(where + ": RoPE type '" + type + "' is not supported (supported: default, linear, yarn, longrope)");
 }
 
 void parse_qwen_moe_layers(const ConfigReader& r, ModelConfig& c) {
@@ -502,12 +532,14 @@ void bind_common_gqa(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
   const Dim V{c.vocab_size, "vocab_size"}, H{c.hidden_size, "hidden_size"};
   w.embed = b.need("model.embed_tokens.weight", {V, H});
   w.final_norm = b.need("model.norm.weight", {H});
+  if (c.layer_norm) w.final_norm_bias = b.need("model.norm.bias", {H});
   if (c.tie_word_embeddings) {
     w.lm_head = w.embed;
     b.ignore("lm_head.weight");  // some tied saves still carry a copy; the embedding is what HF uses
   } else {
     w.lm_head = b.need("lm_head.weight", {V, H});
   }
+  if (c.lm_head_bias) w.lm_head_bias = b.need("lm_head.bias", {V});
   const Dim Q{int64_t(c.num_heads) * c.head_dim, "num_attention_heads*head_dim"};
   const Dim KV{int64_t(c.num_kv_heads) * c.head_dim, "num_key_value_heads*head_dim"};
   const Dim HD{c.head_dim, "head_dim"};
@@ -517,6 +549,10 @@ void bind_common_gqa(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
     LayerWeights& L = w.layers[size_t(i)];
     L.input_norm = b.need(p + "input_layernorm.weight", {H});
     L.post_attention_norm = b.need(p + "post_attention_layernorm.weight", {H});
+    if (c.layer_norm) {
+      L.input_norm_bias = b.need(p + "input_layernorm.bias", {H});
+      L.post_attention_norm_bias = b.need(p + "post_attention_layernorm.bias", {H});
+    }
     AttentionWeights& a = L.attn;
     a.q = b.need(p + "self_attn.q_proj.weight", {Q, H});
     a.k = b.need(p + "self_attn.k_proj.weight", {KV, H});

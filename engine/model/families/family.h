@@ -70,6 +70,7 @@ void parse_ernie4_5_moe(const ConfigReader& r, ModelConfig& c);
 void parse_gpt_oss(const ConfigReader& r, ModelConfig& c);
 void parse_granitemoe(const ConfigReader& r, ModelConfig& c);  // granitemoe and granitemoeshared
 void parse_dots1(const ConfigReader& r, ModelConfig& c);
+void parse_phimoe(const ConfigReader& r, ModelConfig& c);
 
 // ---- weight binding ----------------------------------------------------------------------------
 // One expected dimension and the config key it comes from, for messages such as
@@ -173,6 +174,7 @@ void bind_ernie4_5_moe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_gpt_oss(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_granitemoe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 void bind_dots1(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
+void bind_phimoe(const ModelConfig& c, WeightBinder& b, ModelWeights& w);
 
 inline std::string layer_prefix(int i) { return "model.layers." + std::to_string(i) + "."; }
 
