@@ -112,7 +112,7 @@ void build_rope_tables(const ModelConfig& c, int rot_dim, int ctx, std::vector<f
     }
   } else if (r.type == "longrope") {
     // transformers' _compute_longrope_parameters for sequences up to original_max_position_embeddings (the
-    // backends cap the context there, see longrope_context_limit): 1 / (short_factor[i] * base^(2i/dim)) in fp32;
+    // backends cap the context there, see context_limit): 1 / (short_factor[i] * base^(2i/dim)) in fp32;
     // cos/sin times short_mscale (PhiMoE's rotary embedding), else attention_factor, else
     // sqrt(1 + ln(max_position / original) / ln(original)).
     if (int(r.short_factor.size()) != half)
