@@ -42,11 +42,8 @@ void parse_dots1(const ConfigReader& r, ModelConfig& c) {
   c.sliding_window = any ? window : 0;
 }
 
-void bind_dots1(const ModelConfig& c, WeightBinder& b, ModelWeights& w) {
-  bind_common_gqa(c, b, w);
-  for (int i = 0; i < c.num_layers; ++i)
-    bind_shared_experts_mlp(c, b, i, w.layers[size_t(i)],
-                            {"n_routed_experts", "moe_intermediate_size*n_shared_experts", "gate.e_score_correction_bias"});
-}
+// The tensors are GLM-4.5's: GQA attention (q/k norms and biases as the config says), then per layer a dense MLP
+// or DeepSeek-style routed + shared experts with gate.e_score_correction_bias.
+void bind_dots1(const ModelConfig& c, WeightBinder& b, ModelWeights& w) { bind_glm4_moe(c, b, w); }
 
 }  // namespace moescope::families
